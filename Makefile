@@ -1,0 +1,35 @@
+# The whole set-up on a fresh machine is `make demo` and `make test`: both
+# create .venv on first use and install the package with its test extras.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export PYTHONHASHSEED := 0
+
+.PHONY: install test test-fast demo bench clean
+
+install: $(STAMP)
+
+$(STAMP): setup.py
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+# Whole suite, slow end-to-end tests included (CI runs exactly this).
+test: $(STAMP)
+	$(PY) -m pytest -n 2 --dist loadgroup tests
+
+# Everything but the tests marked slow, for quick iterations.
+test-fast: $(STAMP)
+	$(PY) -m pytest -n 2 --dist loadgroup -m "not slow" tests
+
+demo: $(STAMP)
+	bash tools/demo.sh demo_out
+
+bench: $(STAMP)
+	for b in benchmarks/*_bench.py; do $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) demo_out .pytest_cache

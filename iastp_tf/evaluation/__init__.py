@@ -1,0 +1,1 @@
+"""iastp_tf.evaluation."""
