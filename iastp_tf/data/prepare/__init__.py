@@ -1,0 +1,14 @@
+"""Preparation: videos or rawframes folders to TFRecord shards (SPEC §4, §6).
+
+Modules, by concern:
+  records       the SequenceExample format, flow quantisation, shards, dataset.json
+  video         decoding and resizing with OpenCV
+  flow          TV-L1 / Farneback optical flow
+  compensation  motion-compensated flow (SPEC §6): homography fitted with RANSAC
+  splits        split readers (UCF101, HMDB51, Kinetics-400, Charades, folder)
+  rawframes     TSN/mmaction2 rawframes folders as input
+  runner        sharded, parallel, resumable preparation
+  synthetic     small synthetic datasets for tests, without videos
+
+Nothing here imports TensorFlow at module level: preparation workers stay light.
+"""
