@@ -1,0 +1,327 @@
+"""Fusion modes beyond late fusion (paper §4 and Table 11; SPEC §6).
+
+The paper compares late fusion of the RGB and flow streams' scores with
+attention fusion, an extra motion-compensated flow stream and a
+motion-reinforced RGB stream; its appendix with the details is not available,
+so SPEC §6 fixes the designs built here:
+
+* Attention fusion (:func:`build_attention_fusion_model`): both streams'
+  backbones run on their B·K frames; at every tapped level the RGB and flow
+  maps are joined along the frame axis as 2K frames (a 1×1 projection maps the
+  flow channels onto the RGB ones where they differ) and enter ONE
+  :class:`~iastp_tf.layers.PyramidAttention`; its output runs through the rest
+  of the RGB backbone, dropout and a classifier.
+* Motion reinforcement (:func:`build_motion_reinforced_model`): the flow
+  trunk's features at one tapped level give a spatial attention map (1×1 conv +
+  sigmoid, :class:`MotionGate`) that multiplies the RGB features at the same
+  level, as in the cross-stream multiplicative connections of ST-ResNet
+  (paper refs. [29, 93]); the RGB stream then goes on to its logits.
+
+Motion-compensated flow is a data-side mode (records prepared with
+``--flow_compensation``, modality ``"flow_mc"``) and needs no model here.
+"""
+
+import gin
+import keras
+
+from iastp_tf.backbones import build_backbone
+from iastp_tf.layers import Conv1x1Attention, PyramidAttention
+
+ATTENTIONS = {"pyramid": PyramidAttention, "conv1x1": Conv1x1Attention, "none": None}
+FLOW_CHANNELS = 10
+
+
+@keras.saving.register_keras_serializable(package="iastp_tf")
+class MotionGate(keras.layers.Layer):
+    """Multiplies appearance features by a spatial map computed from motion features.
+
+    ``gate = sigmoid(flow · kernel + bias)`` with ``kernel`` ``[C_flow, 1]``
+    (a 1×1 convolution to one channel), shared by all positions; the output is
+    ``rgb * gate``, the gate broadcast over the RGB channels.
+
+    Args:
+      kernel_initializer: initializer of the ``[C_flow, 1]`` kernel.
+      bias_initializer: initializer of the scalar bias; ``"zeros"`` starts every
+        gate at 0.5.
+      kernel_regularizer: optional regularizer of the kernel.
+      return_gate: also return the gate ``[N, H, W, 1]`` (for visualisation).
+
+    Call args:
+      inputs: ``[rgb, flow]``: RGB features ``[..., H, W, C_rgb]`` and flow
+        features ``[..., H, W, C_flow]`` with the same leading and spatial
+        shape.
+
+    Returns:
+      The gated RGB features ``[..., H, W, C_rgb]``, and the gate
+      ``[..., H, W, 1]`` when ``return_gate``.
+    """
+
+    def __init__(
+        self,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        return_gate=False,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+        self.return_gate = return_gate
+
+    def build(self, input_shape):
+        rgb_shape, flow_shape = input_shape
+        if tuple(rgb_shape[-3:-1]) != tuple(flow_shape[-3:-1]):
+            raise ValueError(
+                "inputs must share their spatial size, got rgb "
+                f"{tuple(rgb_shape)} and flow {tuple(flow_shape)}"
+            )
+        self.kernel = self.add_weight(
+            name="kernel",
+            shape=(flow_shape[-1], 1),
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+        )
+        self.bias = self.add_weight(name="bias", shape=(1,), initializer=self.bias_initializer)
+
+    def call(self, inputs):
+        rgb, flow = inputs
+        gate = keras.ops.sigmoid(keras.ops.matmul(flow, self.kernel) + self.bias)  # [..., H, W, 1]
+        gated = rgb * keras.ops.cast(gate, rgb.dtype)
+        if self.return_gate:
+            return gated, gate
+        return gated
+
+    def compute_output_shape(self, input_shape):
+        rgb_shape, _ = input_shape
+        if self.return_gate:
+            return tuple(rgb_shape), tuple(rgb_shape[:-1]) + (1,)
+        return tuple(rgb_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
+            bias_initializer=keras.initializers.serialize(self.bias_initializer),
+            kernel_regularizer=keras.regularizers.serialize(self.kernel_regularizer),
+            return_gate=self.return_gate,
+        )
+        return config
+
+
+@keras.saving.register_keras_serializable(package="iastp_tf")
+class FoldFrames(keras.layers.Layer):
+    """``[B, K, ...]`` -> ``[B·K, ...]``, so a per-frame network sees every frame."""
+
+    def call(self, frames):
+        return keras.ops.reshape(frames, (-1, *frames.shape[2:]))  # [B·K, ...]
+
+    def compute_output_shape(self, input_shape):
+        batch, frames = input_shape[:2]
+        folded = None if batch is None or frames is None else batch * frames
+        return (folded, *input_shape[2:])
+
+
+@keras.saving.register_keras_serializable(package="iastp_tf")
+class UnfoldFrames(keras.layers.Layer):
+    """``[B·K, ...]`` -> ``[B, K, ...]``, with K read from a ``[B, K, ...]`` reference."""
+
+    def call(self, inputs):
+        folded, reference = inputs
+        frames = keras.ops.shape(reference)[1]
+        return keras.ops.reshape(folded, (-1, frames, *folded.shape[1:]))  # [B, K, ...]
+
+    def compute_output_shape(self, input_shape):
+        folded_shape, reference_shape = input_shape
+        return (reference_shape[0], reference_shape[1], *folded_shape[1:])
+
+
+def _renamed(model, name):
+    """The same layers (and weights) as ``model``, as a model called ``name``."""
+    return keras.Model(model.inputs, model.outputs if len(model.outputs) > 1 else model.output, name=name)
+
+
+def _frames_input(modality, channels, input_size):
+    return keras.Input((None, input_size, input_size, channels), name=modality)
+
+
+def _classify(features, num_classes, dropout):
+    """Dropout and a new classifier: features ``[N, D]`` -> float32 logits ``[N, classes]``."""
+    if dropout:
+        features = keras.layers.Dropout(dropout, name="dropout")(features)
+    return keras.layers.Dense(num_classes, dtype="float32", name="logits")(features)
+
+
+def _check_scales(num_scales, max_scales, attention):
+    if attention == "none":
+        return
+    if not 1 <= num_scales <= max_scales:
+        raise ValueError(f"num_scales must be in 1..{max_scales} with attention, got {num_scales}")
+
+
+@gin.configurable
+def build_attention_fusion_model(
+    backbone="tiny",
+    num_classes=101,
+    num_scales=3,
+    flow_modality="flow",
+    project_flow=False,
+    dropout=0.5,
+    weights=None,
+    input_size=None,
+    backbone_kwargs=None,
+    attention_kwargs=None,
+):
+    """Two-stream model whose streams meet in one pyramid attention layer (SPEC §6).
+
+    Both backbones run on their B·K frames; at each of the top ``num_scales``
+    levels the RGB maps ``[B, K, H_j, W_j, C_j]`` and the flow maps are joined
+    along the frame axis into ``[B, 2K, H_j, W_j, C_j]`` (RGB frames first),
+    which enter one :class:`PyramidAttention`. Its output ``[B, H, W, C_top]``
+    goes through the rest of the RGB backbone, dropout and the classifier.
+
+    Args:
+      backbone: registry name of both streams' backbones.
+      num_classes: number of classes.
+      num_scales: how many of the backbone's top taps enter the attention.
+      flow_modality: key of the flow frames in the inputs, ``"flow"`` or
+        ``"flow_mc"``.
+      project_flow: add a 1×1 projection (``Dense`` over channels, initialised
+        to the identity) on the flow maps at every level. Both streams share
+        one backbone, so the channel counts always match and no projection is
+        needed; this only lets the flow maps be re-mixed before joining.
+      dropout: dropout rate before the classifier (the RGB stream's 0.5).
+      weights: ``None``, ``"imagenet"`` or a path, for both backbones (the flow
+        one gets the cross-modality initialisation of its first convolution).
+      input_size: spatial size S; ``None`` for the backbone's own.
+      backbone_kwargs: extra keyword arguments of ``build_backbone``.
+      attention_kwargs: keyword arguments of :class:`PyramidAttention`.
+
+    Returns:
+      ``keras.Model`` taking ``{"rgb": [B, K, S, S, 3], flow_modality:
+      [B, K, S, S, 10]}`` (K free, the same K for both) and returning float32
+      logits ``[B, num_classes]``.
+    """
+    if flow_modality not in ("flow", "flow_mc"):
+        raise ValueError(f"flow_modality must be 'flow' or 'flow_mc', got {flow_modality!r}")
+    backbone_kwargs = dict(backbone_kwargs or {})
+    rgb_backbone = build_backbone(backbone, 3, input_size, weights, **backbone_kwargs)
+    flow_backbone = build_backbone(backbone, FLOW_CHANNELS, input_size, weights, **backbone_kwargs)
+    _check_scales(num_scales, rgb_backbone.max_scales, "pyramid")
+    size = rgb_backbone.input_size
+
+    rgb = _frames_input("rgb", 3, size)
+    flow = _frames_input(flow_modality, FLOW_CHANNELS, size)
+    rgb_taps = _renamed(rgb_backbone.trunk, "rgb_trunk")(FoldFrames(name="fold_rgb")(rgb))
+    flow_taps = _renamed(flow_backbone.trunk, "flow_trunk")(FoldFrames(name="fold_flow")(flow))
+
+    levels = []
+    first = len(rgb_taps) - num_scales
+    for level in range(first, len(rgb_taps)):
+        rgb_map = UnfoldFrames(name=f"unfold_rgb_{level}")([rgb_taps[level], rgb])  # [B, K, H, W, C]
+        flow_map = UnfoldFrames(name=f"unfold_flow_{level}")([flow_taps[level], flow])
+        if project_flow:
+            flow_map = keras.layers.Dense(
+                flow_map.shape[-1], kernel_initializer="identity", name=f"flow_projection_{level}"
+            )(flow_map)
+        levels.append(keras.layers.Concatenate(axis=1, name=f"join_{level}")([rgb_map, flow_map]))  # [B, 2K, H, W, C]
+
+    attended = PyramidAttention(name="pyramid_attention", **(attention_kwargs or {}))(levels)
+    features = _renamed(rgb_backbone.head, "rgb_head")(attended)
+    logits = _classify(features, num_classes, dropout)
+    return keras.Model({"rgb": rgb, flow_modality: flow}, logits, name="attention_fusion")
+
+
+@gin.configurable
+def build_motion_reinforced_model(
+    backbone="tiny",
+    num_classes=101,
+    num_scales=3,
+    attention="pyramid",
+    reinforced_level=-1,
+    flow_modality="flow",
+    dropout=0.5,
+    weights=None,
+    input_size=None,
+    backbone_kwargs=None,
+    attention_kwargs=None,
+):
+    """RGB stream whose features at one level are gated by the flow stream (SPEC §6).
+
+    The flow trunk, cut at tap ``reinforced_level``, gives flow features
+    ``[B·K, H, W, C']`` there; a :class:`MotionGate` turns them into a spatial
+    map ``sigmoid(1×1 conv)`` ``[B·K, H, W, 1]`` that multiplies the RGB
+    features at the same tap. The RGB trunk then goes on from the gated map, so
+    every higher tap sees the reinforcement, and the RGB stream ends as a
+    stream model does: ``attention`` over its top ``num_scales`` taps, the rest
+    of the backbone, dropout and the classifier (or, with ``"none"``, per-frame
+    logits averaged over the K frames).
+
+    The model outputs the RGB stream's logits only: the flow branch is the
+    motion encoder of the gate, trained end to end through it. Table 11's row
+    fuses these scores with separately trained flow and motion-compensated flow
+    streams (``fuse.py``), which keeps train, evaluate and fuse unchanged.
+
+    Args:
+      backbone: registry name of both streams' backbones.
+      num_classes: number of classes.
+      num_scales: how many top taps enter the attention (ignored with
+        ``attention="none"``).
+      attention: ``"pyramid"``, ``"conv1x1"`` or ``"none"``.
+      reinforced_level: index of the gated tap in the backbone's tap list,
+        lowest first (``-1``: the top tap).
+      flow_modality: key of the flow frames in the inputs, ``"flow"`` or
+        ``"flow_mc"``.
+      dropout: dropout rate before the classifier (the RGB stream's 0.5).
+      weights: ``None``, ``"imagenet"`` or a path, for both backbones.
+      input_size: spatial size S; ``None`` for the backbone's own.
+      backbone_kwargs: extra keyword arguments of ``build_backbone``.
+      attention_kwargs: keyword arguments of the attention layer.
+
+    Returns:
+      ``keras.Model`` taking ``{"rgb": [B, K, S, S, 3], flow_modality:
+      [B, K, S, S, 10]}`` (K free) and returning float32 logits
+      ``[B, num_classes]``.
+    """
+    if flow_modality not in ("flow", "flow_mc"):
+        raise ValueError(f"flow_modality must be 'flow' or 'flow_mc', got {flow_modality!r}")
+    if attention not in ATTENTIONS:
+        raise ValueError(f"attention must be one of {tuple(ATTENTIONS)}, got {attention!r}")
+    backbone_kwargs = dict(backbone_kwargs or {})
+    rgb_backbone = build_backbone(backbone, 3, input_size, weights, **backbone_kwargs)
+    flow_backbone = build_backbone(backbone, FLOW_CHANNELS, input_size, weights, **backbone_kwargs)
+    _check_scales(num_scales, rgb_backbone.max_scales, attention)
+    num_taps = rgb_backbone.max_scales
+    if not -num_taps <= reinforced_level < num_taps:
+        raise ValueError(f"reinforced_level must index one of {num_taps} taps, got {reinforced_level}")
+    level = reinforced_level % num_taps
+    size = rgb_backbone.input_size
+
+    rgb = _frames_input("rgb", 3, size)
+    flow = _frames_input(flow_modality, FLOW_CHANNELS, size)
+    rgb_trunk_taps = rgb_backbone.trunk.outputs
+    rgb_lower = keras.Model(rgb_backbone.trunk.inputs, rgb_trunk_taps[: level + 1], name="rgb_trunk")
+    flow_lower = keras.Model(flow_backbone.trunk.inputs, flow_backbone.trunk.outputs[level], name="flow_trunk")
+
+    taps = list(rgb_lower(FoldFrames(name="fold_rgb")(rgb)))  # each [B·K, H_j, W_j, C_j]
+    flow_features = flow_lower(FoldFrames(name="fold_flow")(flow))  # [B·K, H, W, C']
+    taps[level] = MotionGate(name="motion_gate")([taps[level], flow_features])
+    if level + 1 < num_taps:
+        rgb_upper = keras.Model(rgb_trunk_taps[level], rgb_trunk_taps[level + 1 :], name="rgb_trunk_upper")
+        upper_taps = rgb_upper(taps[level])
+        taps += upper_taps if isinstance(upper_taps, (list, tuple)) else [upper_taps]
+
+    head = _renamed(rgb_backbone.head, "rgb_head")
+    if attention == "none":
+        frame_logits = _classify(head(taps[-1]), num_classes, dropout)  # [B·K, classes]
+        frame_logits = UnfoldFrames(name="unfold_logits")([frame_logits, rgb])  # [B, K, classes]
+        logits = keras.layers.GlobalAveragePooling1D(dtype="float32", name="consensus")(frame_logits)
+    else:
+        levels = [
+            UnfoldFrames(name=f"unfold_rgb_{j}")([tap, rgb])  # [B, K, H_j, W_j, C_j]
+            for j, tap in enumerate(taps[num_taps - num_scales :], start=num_taps - num_scales)
+        ]
+        layer = ATTENTIONS[attention](name=f"{attention}_attention", **(attention_kwargs or {}))
+        logits = _classify(head(layer(levels)), num_classes, dropout)
+    return keras.Model({"rgb": rgb, flow_modality: flow}, logits, name="motion_reinforced")
