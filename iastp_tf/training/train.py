@@ -1,0 +1,116 @@
+"""The training entry point behind ``experiments/train.py`` (paper §5, SPEC §5).
+
+One gin-configurable function whose defaults are the paper's: SGD with
+momentum 0.9, global batch 64, weight decay λ = 4e-5 on kernels (eq. 12), the
+learning-rate preset of :func:`iastp_tf.training.schedules.learning_rate_schedule`
+(configured in gin), softmax cross-entropy or per-class sigmoid for multi-label
+datasets (read from ``dataset.json``). The model and the input come from gin
+(``train.model_fn = @build_stream_model``, ``train.dataset_fn = @make_dataset``);
+any builder whose model takes what the dataset yields works, e.g. the
+two-stream fusion models with a tuple modality. Datasets are built inside the
+gin scope ``train`` (validation: ``eval``), so gin files can set, say,
+``eval/make_dataset.num_segments = 25``.
+"""
+
+import gin
+import keras
+
+from iastp_tf.evaluation.evaluate import validation_metrics
+from iastp_tf.training import loop, schedules
+from iastp_tf.training import optimizer as optimizer_lib
+from iastp_tf.training import strategy as strategy_lib
+from iastp_tf.training.workdir import check_num_classes, read_metadata, write_operative_config
+
+
+@gin.configurable(denylist=["callbacks"])
+def train(
+    workdir=gin.REQUIRED,
+    data_dir=gin.REQUIRED,
+    model_fn=gin.REQUIRED,
+    dataset_fn=gin.REQUIRED,
+    # Paper §5: SGD (momentum in make_optimizer), batch 64 over all replicas, λ = 4e-5.
+    batch_size=64,
+    weight_decay=optimizer_lib.WEIGHT_DECAY,
+    # Length: None runs the learning-rate preset's own length.
+    total_steps=None,
+    checkpoint_every=500,
+    # Splits of the records folder.
+    train_split="train",
+    validation_split=None,
+    # Hardware.
+    strategy="default",
+    mixed_precision=None,
+    jit_compile=False,
+    # Reproducibility.
+    checkpoint_input=False,
+    seed=0,
+    verbose=1,
+    callbacks=(),
+) -> dict:
+    """Trains a model on a records folder and leaves checkpoints and logs in ``workdir``.
+
+    Args:
+      workdir: output folder; re-running on it resumes at the last checkpoint.
+      data_dir: records folder with ``dataset.json`` (SPEC §4).
+      model_fn: ``() -> keras.Model`` (gin-configured builder).
+      dataset_fn: ``(data_dir, split, batch_size, training, seed) ->
+        tf.data.Dataset`` (gin-configured ``make_dataset``).
+      batch_size: global batch, split over the replicas.
+      weight_decay: λ of eq. 12.
+      total_steps: iterations; ``None`` for the schedule preset's length.
+      checkpoint_every: iterations between checkpoints, logs and validation.
+      train_split: split to train on.
+      validation_split: split evaluated after each interval to keep
+        ``best.weights.h5``; ``None`` keeps the lowest training loss instead.
+      strategy: ``"default"``, ``"mirrored"`` or ``"multi_worker"`` (TF_CONFIG).
+      mixed_precision: ``None``, ``"mixed_float16"`` or ``"mixed_bfloat16"``.
+      jit_compile: XLA-compile the training step.
+      checkpoint_input: checkpoint the input iterator too (exact resumption).
+      seed: seeds weights initialisation and input order.
+      verbose: 1 for a progress bar.
+      callbacks: ``keras.callbacks.Callback``s (from Python only, not gin).
+
+    Returns:
+      The last interval's logs.
+    """
+    metadata = read_metadata(data_dir)
+    multi_label = bool(metadata.get("multi_label", False))
+    keras.utils.set_random_seed(seed)
+    if mixed_precision is not None:
+        keras.config.set_dtype_policy(mixed_precision)
+    distribution = strategy_lib.make_strategy(strategy)
+    steps_per_epoch = schedules.steps_per_epoch(metadata["splits"][train_split], batch_size)
+    schedule, preset_steps = schedules.learning_rate_schedule(steps_per_epoch=steps_per_epoch)
+    with distribution.scope():
+        model = model_fn()
+        optimizer = optimizer_lib.make_optimizer(schedule, mixed_precision=mixed_precision)
+    check_num_classes(model, metadata)
+    with gin.config_scope("train"):
+        dataset = dataset_fn(
+            data_dir=data_dir, split=train_split, batch_size=batch_size, training=True, seed=seed
+        ).repeat()
+    validation_fn = None
+    if validation_split is not None:
+
+        def validation_fn(trained_model):
+            return validation_metrics(trained_model, data_dir, validation_split, dataset_fn, batch_size)
+
+    if strategy_lib.is_chief(distribution):
+        write_operative_config(workdir)
+    return loop.run_training(
+        model=model,
+        optimizer=optimizer,
+        dataset=dataset,
+        strategy=distribution,
+        workdir=workdir,
+        total_steps=total_steps or preset_steps,
+        checkpoint_every=checkpoint_every,
+        multi_label=multi_label,
+        weight_decay=weight_decay,
+        jit_compile=jit_compile,
+        checkpoint_input=checkpoint_input,
+        validation_fn=validation_fn,
+        callbacks=callbacks,
+        verbose=verbose,
+    )
+
