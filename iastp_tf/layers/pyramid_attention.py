@@ -192,7 +192,7 @@ class PyramidAttention(keras.layers.Layer):
             self.add_loss(self.interaction_weight * loss)
             self._track(self.interaction_tracker, loss, training)
         if self.pyramid_weight:
-            loss = ops.mean(self._pyramid_loss(attention, scores, rows * positions))
+            loss = ops.mean(self._pyramid_loss(attention, scores, rows))
             self.add_loss(self.pyramid_weight * loss)
             self._track(self.pyramid_tracker, loss, training)
 
@@ -210,12 +210,12 @@ class PyramidAttention(keras.layers.Layer):
         return ops.sum(ops.square(gram) * off_diagonal, axis=(1, 2)) - energy
 
     @staticmethod
-    def _pyramid_loss(attention, scores, entries):
-        """Eqs. 14/15 per sample -> ``[B]``; ``entries`` is K·H·W·H·W."""
+    def _pyramid_loss(attention, scores, pairs):
+        """Eqs. 14/15 per sample -> ``[B]``; ``pairs`` counts the (m, t) pairs, K·H·W."""
         total = 0.0
         for score in scores:
             distance = ops.sum(ops.square(attention - ops.softmax(score, axis=1)), axis=(1, 2))
-            total = total + ops.cast(entries, "float32") - distance
+            total = total + ops.cast(pairs, "float32") - distance
         return safe_sqrt(total)
 
     @staticmethod
