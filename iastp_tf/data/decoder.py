@@ -1,0 +1,79 @@
+"""Reads the record format of SPEC §4: one ``tf.train.SequenceExample`` per video.
+
+Parsing keeps the frames as encoded JPEG strings; :func:`decode_jpegs` then
+decodes only the frames the sampler chose, and only the crop window of each,
+so a clip of K frames costs K (partial) JPEG decodes however long the video is.
+"""
+
+import tensorflow as tf
+
+from iastp_tf.data import features
+
+# The JPEG planes of each modality: RGB frames, or the x and y fields of flow.
+FRAME_KEYS = {
+    "rgb": (features.IMAGE_ENCODED,),
+    "flow": (features.FLOW_X_ENCODED, features.FLOW_Y_ENCODED),
+    "flow_mc": (features.FLOW_MC_X_ENCODED, features.FLOW_MC_Y_ENCODED),
+}
+JPEG_CHANNELS = {"rgb": 3, "flow": 1, "flow_mc": 1}
+
+
+def parse_video(serialized, modalities):
+    """Parses one serialized SequenceExample.
+
+    Args:
+      serialized: scalar tf.string, one record.
+      modalities: names from :data:`FRAME_KEYS` whose frames to keep.
+
+    Returns:
+      A dict with ``"media_id"`` (tf.string scalar), ``"labels"`` (int64
+      ``[num_labels]``) and, per modality, its encoded JPEGs as a tf.string
+      ``[P, T]`` tensor: P = 1 plane for RGB (T frames), P = 2 planes (x, y)
+      for flow (T = number of flow fields).
+    """
+    keys = [key for modality in modalities for key in FRAME_KEYS[modality]]
+    context, sequence = tf.io.parse_single_sequence_example(
+        serialized,
+        context_features={
+            features.MEDIA_ID: tf.io.FixedLenFeature([], tf.string),
+            features.LABEL_INDEX: tf.io.VarLenFeature(tf.int64),
+        },
+        sequence_features={key: tf.io.FixedLenSequenceFeature([], tf.string) for key in keys},
+    )
+    video = {
+        "media_id": context[features.MEDIA_ID],
+        "labels": tf.sparse.to_dense(context[features.LABEL_INDEX]),
+    }
+    for modality in modalities:
+        video[modality] = tf.stack([sequence[key] for key in FRAME_KEYS[modality]])  # [P, T]
+    return video
+
+
+def frame_size(encoded):
+    """``[height, width]`` int32 of the first JPEG in ``encoded`` ``[P, T]``."""
+    return tf.io.extract_jpeg_shape(encoded[0, 0])[:2]
+
+
+def decode_jpegs(encoded, indices, channels, window=None):
+    """Decodes the JPEGs at ``indices``, optionally only inside ``window``.
+
+    Args:
+      encoded: tf.string ``[T]`` JPEGs of one plane, all the same size.
+      indices: int32 ``[...]`` frames to decode (any shape; flattened).
+      channels: 3 for RGB, 1 for flow fields.
+      window: optional int32 ``[4]`` crop ``[y, x, height, width]``; only that
+        region is decoded (``tf.io.decode_and_crop_jpeg``).
+
+    Returns:
+      uint8 ``[N, h, w, channels]`` with N = number of indices.
+    """
+    chosen = tf.gather(encoded, tf.reshape(indices, [-1]))  # [N]
+
+    def decode(jpeg):
+        if window is None:
+            return tf.io.decode_jpeg(jpeg, channels=channels)
+        return tf.io.decode_and_crop_jpeg(jpeg, window, channels=channels)
+
+    return tf.map_fn(
+        decode, chosen, fn_output_signature=tf.TensorSpec([None, None, channels], tf.uint8)
+    )

@@ -1,0 +1,335 @@
+"""The tf.data input pipeline over the record format (SPEC §4 "Input pipeline").
+
+Shards are read in parallel, each record is parsed, the frame indices are
+chosen with graph ops (:mod:`iastp_tf.data.sampling`), and only the chosen
+JPEGs are decoded -- and only inside the crop window, since the crop is known
+before decoding. Then flip, resize, per-backbone normalisation, batching and
+prefetching.
+
+Several modalities can be read together (e.g. ``("rgb", "flow")`` for the
+attention-fusion mode of SPEC §6): they share the frame indices and the crop
+and flip, and the frames come as a dict keyed by modality. A flow field t lies
+between frames t and t+1, so a video of T frames has T - 1 fields; shared
+indices are drawn over the shorter of the modalities and the longest snippet,
+so the RGB frame of segment k is the first frame of flow snippet k.
+"""
+
+import json
+import os
+
+import gin
+import tensorflow as tf
+
+from iastp_tf.data import augmentation, decoder, sampling, snippets
+from iastp_tf.data.normalization import MODALITIES, default_input_size, normalize
+
+SAMPLINGS = ("segments", "dense")
+TEST_CROPS = (1, 10)
+_DEFAULT_NEW_LENGTH = {"rgb": 1, "flow": 5, "flow_mc": 5}
+
+
+@gin.configurable
+def make_dataset(
+    data_dir,
+    split,
+    modality="rgb",
+    backbone="tiny",
+    batch_size=64,
+    # Sampling (SPEC §4): TSN segments (K = 3 train, 25 test) or TSM dense clips.
+    num_segments=3,
+    sampling="segments",
+    new_length=None,
+    frame_stride=8,
+    num_clips=10,
+    # Views and augmentation.
+    input_size=None,
+    training=True,
+    test_crops=1,
+    # Reading.
+    shuffle_buffer=256,
+    repeat=False,
+    seed=None,
+    multi_label=None,
+):
+    """A batched, prefetched ``tf.data.Dataset`` of clips from a records directory.
+
+    Args:
+      data_dir: directory with ``<split>-SSSSS-of-NNNNN.tfrecord`` shards and
+        ``dataset.json`` (SPEC §4).
+      split: which shards to read, e.g. ``"train"`` or ``"test"``.
+      modality: ``"rgb"``, ``"flow"``, ``"flow_mc"`` (motion-compensated flow,
+        SPEC §6), or a tuple of them (frames then come as a dict).
+      backbone: backbone name; picks the normalisation and default input size.
+      batch_size: videos per batch (training drops the last partial batch;
+        testing keeps every video).
+      num_segments: K, snippets per clip (``segments``) or frames per clip
+        (``dense``, 8 for TSM).
+      sampling: ``"segments"`` (TSN) or ``"dense"`` (TSM).
+      new_length: L, frames per snippet; None for 1 (RGB) and 5 (flow). An
+        int applies to every modality.
+      frame_stride: frames between two samples of a dense clip.
+      num_clips: dense clips per video at test time (TSM: 10).
+      input_size: S; None for the backbone's default.
+      training: random sampling, multi-scale crop and flip (True), or the
+        deterministic test views (False).
+      test_crops: 1 (centre crop) or 10 (corners + centre and their flips).
+      shuffle_buffer: records in the shuffle buffer (training only). Records
+        hold whole videos, so this bounds memory; shards are shuffled too.
+      repeat: repeat the records forever (for iteration-based schedules).
+      seed: None, or an int making shuffling, sampling and augmentation
+        reproducible (reading order is then deterministic too).
+      multi_label: multi-hot labels (Charades); None reads ``dataset.json``.
+
+    Returns:
+      training=True: ``(frames, labels)``, frames float32 ``[B, K, S, S, C]``
+      (C = 3L for RGB, 2L for flow: x0, y0, x1, y1, ...), labels int32 ``[B]``
+      or float32 multi-hot ``[B, num_classes]``.
+      training=False: ``(frames, labels, media_ids)``, frames
+      ``[B, V, K, S, S, C]`` with V views per video (clips x crops, clip-major:
+      ``num_clips`` for dense sampling, 1 for segments, times ``test_crops``),
+      media_ids tf.string ``[B]``. Evaluation reshapes frames to
+      ``[B*V, K, S, S, C]``, runs the model and averages the scores over V.
+      With several modalities, frames is a dict ``{modality: tensor}``.
+    """
+    modalities = (modality,) if isinstance(modality, str) else tuple(modality)
+    _check_arguments(
+        modalities, batch_size, num_segments, sampling, new_length, frame_stride,
+        num_clips, input_size, test_crops,
+    )
+    info = read_dataset_info(data_dir)
+    _check_modalities_recorded(modalities, info, data_dir)
+    files = sorted(tf.io.gfile.glob(os.path.join(data_dir, f"{split}-*-of-*.tfrecord")))
+    if not files:
+        raise ValueError(f"split {split!r} has no shards {split}-*-of-*.tfrecord in {data_dir}")
+    if multi_label is None:
+        multi_label = bool(info.get("multi_label", False))
+
+    clip = _ClipMaker(
+        modalities=modalities,
+        backbone=backbone,
+        num_segments=num_segments,
+        sampling=sampling,
+        new_lengths={m: new_length or _DEFAULT_NEW_LENGTH[m] for m in modalities},
+        frame_stride=frame_stride,
+        num_clips=num_clips,
+        input_size=input_size or default_input_size(backbone),
+        test_crops=test_crops,
+        num_classes=int(info["num_classes"]),
+        multi_label=multi_label,
+    )
+    deterministic = seed is not None or not training
+    records = tf.data.Dataset.from_tensor_slices(files)
+    if training:
+        records = records.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+    records = records.interleave(
+        tf.data.TFRecordDataset,
+        cycle_length=min(len(files), 16),
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=deterministic,
+    )
+    if training:
+        records = records.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        records = records.repeat()
+    if training:
+        # One random int64 per video, turned into its stateless seed.
+        video_seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+        clips = tf.data.Dataset.zip(records, video_seeds).map(
+            clip.training_example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic
+        )
+    else:
+        clips = records.map(
+            clip.test_example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic
+        )
+    return clips.batch(batch_size, drop_remainder=training).prefetch(tf.data.AUTOTUNE)
+
+
+def read_dataset_info(data_dir):
+    """The parsed ``dataset.json`` of a records directory."""
+    path = os.path.join(data_dir, "dataset.json")
+    if not tf.io.gfile.exists(path):
+        raise ValueError(f"data_dir {data_dir!r} has no dataset.json (not a records directory?)")
+    with tf.io.gfile.GFile(path) as f:
+        return json.load(f)
+
+
+def _check_arguments(
+    modalities, batch_size, num_segments, sampling, new_length, frame_stride, num_clips,
+    input_size, test_crops,
+):
+    if not modalities or any(m not in MODALITIES for m in modalities):
+        raise ValueError(f"modality must be one of {MODALITIES} or a tuple of them, got {modalities!r}")
+    if len(set(modalities)) != len(modalities):
+        raise ValueError(f"modality lists a modality twice: {modalities!r}")
+    if sampling not in SAMPLINGS:
+        raise ValueError(f"sampling must be one of {SAMPLINGS}, got {sampling!r}")
+    if test_crops not in TEST_CROPS:
+        raise ValueError(f"test_crops must be one of {TEST_CROPS}, got {test_crops!r}")
+    positive = {
+        "batch_size": batch_size,
+        "num_segments": num_segments,
+        "frame_stride": frame_stride,
+        "num_clips": num_clips,
+        "new_length": 1 if new_length is None else new_length,
+        "input_size": 1 if input_size is None else input_size,
+    }
+    for name, value in positive.items():
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+
+
+def _check_modalities_recorded(modalities, info, data_dir):
+    """Flow needs records with flow; motion-compensated flow needs it stored."""
+    flow = info.get("flow", {})
+    if any(m in ("flow", "flow_mc") for m in modalities) and flow.get("method") == "none":
+        raise ValueError(
+            f"modality {modalities!r} needs flow, but the records in {data_dir} were "
+            "prepared without flow (dataset.json: flow method 'none')"
+        )
+    if "flow_mc" in modalities and flow.get("compensated") is False:
+        raise ValueError(
+            f"modality 'flow_mc' needs motion-compensated flow, but the records in {data_dir} "
+            "have none (dataset.json: flow compensated false)"
+        )
+
+
+class _ClipMaker:
+    """Per-video graph functions: record -> (frames, labels[, media_id])."""
+
+    def __init__(
+        self, modalities, backbone, num_segments, sampling, new_lengths, frame_stride,
+        num_clips, input_size, test_crops, num_classes, multi_label,
+    ):
+        self.modalities = modalities
+        self.backbone = backbone
+        self.num_segments = num_segments
+        self.sampling = sampling
+        self.new_lengths = new_lengths
+        self.frame_stride = frame_stride
+        self.num_clips = num_clips
+        self.input_size = input_size
+        self.test_crops = test_crops
+        self.num_classes = num_classes
+        self.multi_label = multi_label
+
+    def training_example(self, serialized, video_seed):
+        """One randomly sampled and augmented clip: ``(frames [K,S,S,C], label)``."""
+        video = decoder.parse_video(serialized, self.modalities)
+        seed = tf.stack([video_seed, tf.constant(0, tf.int64)])
+        sampling_seed, crop_seed, flip_seed = tf.unstack(
+            tf.random.experimental.stateless_split(seed, 3)
+        )
+        starts = self._snippet_starts(video, training=True, seed=sampling_seed)  # [1, K]
+        flip = augmentation.random_flip(flip_seed)
+        frames = {}
+        for modality in self.modalities:
+            height, width = tf.unstack(decoder.frame_size(video[modality]))
+            window = augmentation.multiscale_crop_window(height, width, crop_seed)
+            clip = self._decode_snippets(video[modality], starts, modality, window)
+            clip = tf.cond(
+                flip,
+                lambda clip=clip, modality=modality: augmentation.flip_left_right(clip, modality),
+                lambda clip=clip: clip,
+            )
+            frames[modality] = self._finish(clip, modality)  # [K, S, S, C]
+        return self._frames_output(frames), self._labels(video)
+
+    def test_example(self, serialized):
+        """All test views: ``(frames [V,K,S,S,C], label, media_id)``."""
+        video = decoder.parse_video(serialized, self.modalities)
+        starts = self._snippet_starts(video, training=False, seed=None)  # [clips, K]
+        frames = {}
+        for modality in self.modalities:
+            height, width = tf.unstack(decoder.frame_size(video[modality]))
+            if self.test_crops == 1:
+                window = augmentation.center_crop_window(height, width)
+                views = [self._decode_snippets(video[modality], starts, modality, window)]
+            else:
+                full = self._decode_snippets(video[modality], starts, modality, window=None, resize=False)
+                windows = augmentation.test_crop_windows(height, width, 5)
+                crops = [
+                    augmentation.resize_frames(augmentation.crop_frames(full, windows[i]), self.input_size)
+                    for i in range(5)
+                ]
+                views = crops + [augmentation.flip_left_right(crop, modality) for crop in crops]
+            clips = tf.stack(views, axis=1)  # [clips*K, crops, S, S, C]
+            clips = tf.reshape(  # [clips, K, crops, S, S, C]
+                clips, [-1, self.num_segments, len(views), self.input_size, self.input_size, self._channels(modality)]
+            )
+            clips = tf.transpose(clips, [0, 2, 1, 3, 4, 5])  # [clips, crops, K, S, S, C]
+            frames[modality] = self._finish(clips, modality, self._num_test_views)  # [V, K, S, S, C]
+        return self._frames_output(frames), self._labels(video), video["media_id"]
+
+    @property
+    def _num_test_views(self):
+        """V: dense clips (1 for segments) times crops."""
+        return (self.num_clips if self.sampling == "dense" else 1) * self.test_crops
+
+    def _snippet_starts(self, video, training, seed):
+        """int32 ``[clips, K]`` first frame of every snippet, shared by all modalities."""
+        num_frames = tf.reduce_min([tf.shape(video[m])[1] for m in self.modalities])
+        longest = max(self.new_lengths.values())
+        if self.sampling == "segments":
+            offsets = sampling.segment_offsets(
+                num_frames, self.num_segments, longest, training=training, seed=seed
+            )
+            return offsets[tf.newaxis]  # [1, K]
+        return sampling.dense_indices(
+            num_frames,
+            clip_len=self.num_segments,
+            stride=self.frame_stride,
+            num_clips=1 if training else self.num_clips,
+            training=training,
+            seed=seed,
+        )
+
+    def _decode_snippets(self, encoded, starts, modality, window, resize=True):
+        """Decodes the snippets at ``starts`` and stacks them on channels.
+
+        Args:
+          encoded: tf.string ``[P, T]`` JPEG planes of one modality.
+          starts: int32 ``[clips, K]`` snippet starts.
+          modality: the modality of ``encoded``.
+          window: int32 ``[4]`` crop window decoded, or None for whole frames.
+          resize: resize to ``[S, S]`` (float32) or keep the decoded size (uint8).
+
+        Returns:
+          ``[clips*K, S, S, C]`` snippets, C = 3L (RGB) or 2L (flow).
+        """
+        new_length = self.new_lengths[modality]
+        indices = snippets.snippet_indices(starts, new_length, tf.shape(encoded)[1])  # [clips, K, L]
+        planes = []
+        for plane in tf.unstack(encoded, num=len(decoder.FRAME_KEYS[modality])):
+            frames = decoder.decode_jpegs(plane, indices, decoder.JPEG_CHANNELS[modality], window)
+            shape = tf.shape(frames)
+            # [clips*K, L, h, w, c]
+            planes.append(tf.reshape(frames, tf.concat([[-1, new_length], shape[1:]], 0)))
+        if modality == "rgb":
+            stacked = snippets.stack_frames(planes[0])
+        else:
+            stacked = snippets.stack_flow(*planes)  # [clips*K, h, w, 2L]
+        return augmentation.resize_frames(stacked, self.input_size) if resize else stacked
+
+    def _finish(self, clips, modality, num_views=None):
+        """Normalises clips and fixes their static shape.
+
+        Returns:
+          ``[K, S, S, C]``, or ``[num_views, K, S, S, C]`` when ``num_views`` is given.
+        """
+        shape = [self.num_segments, self.input_size, self.input_size, self._channels(modality)]
+        clips = tf.reshape(clips, shape if num_views is None else [num_views] + shape)
+        return normalize(clips, self.backbone, modality)
+
+    def _channels(self, modality):
+        """C of a snippet: 3L for RGB, 2L for flow."""
+        return (3 if modality == "rgb" else 2) * self.new_lengths[modality]
+
+    def _frames_output(self, frames):
+        return frames[self.modalities[0]] if len(self.modalities) == 1 else frames
+
+    def _labels(self, video):
+        labels = video["labels"]
+        if self.multi_label:
+            one_hot = tf.one_hot(labels, self.num_classes, dtype=tf.float32)  # [n, N]
+            return tf.minimum(tf.reduce_sum(one_hot, axis=0), 1.0)  # [N]
+        return tf.cast(labels[0], tf.int32)
