@@ -15,6 +15,8 @@ The trunk returns all four, lowest first; the stream model uses the last
 global average pooling, features ``[N, 1536]``.
 """
 
+import warnings
+
 import keras
 
 from iastp_tf.backbones import weights as weights_lib
@@ -56,9 +58,11 @@ def build(channels=3, input_size=None, weights=None) -> Backbone:
         raise ValueError(
             f"input_size must be at least {_MIN_SIZE} for 'inception_resnet_v2', got {size}"
         )
-    network = keras.applications.InceptionResNetV2(
-        include_top=False, weights=None, input_shape=(size, size, channels)
-    )
+    with warnings.catch_warnings():  # keras.applications warns about 10-channel (flow) inputs
+        warnings.filterwarnings("ignore", message="This model usually expects")
+        network = keras.applications.InceptionResNetV2(
+            include_top=False, weights=None, input_shape=(size, size, channels)
+        )
     trunk = keras.Model(network.input, _taps(network), name="inception_resnet_v2_trunk")
 
     top = keras.Input(trunk.outputs[-1].shape[1:], name="top_tap")
