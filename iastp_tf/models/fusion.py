@@ -7,10 +7,11 @@ so SPEC §6 fixes the designs built here:
 
 * Attention fusion (:func:`build_attention_fusion_model`): both streams'
   backbones run on their B·K frames; at every tapped level the RGB and flow
-  maps are joined along the frame axis as 2K frames (a 1×1 projection maps the
-  flow channels onto the RGB ones where they differ) and enter ONE
+  maps are joined along the frame axis as 2K frames and enter ONE
   :class:`~iastp_tf.layers.PyramidAttention`; its output runs through the rest
-  of the RGB backbone, dropout and a classifier.
+  of the RGB backbone, dropout and a classifier. Both streams use the same
+  backbone, so their channel counts match; an optional 1×1 projection on the
+  flow maps (identity-initialised) lets them be re-mixed before joining.
 * Motion reinforcement (:func:`build_motion_reinforced_model`): the flow
   trunk's features at one tapped level give a spatial attention map (1×1 conv +
   sigmoid, :class:`MotionGate`) that multiplies the RGB features at the same
@@ -25,9 +26,8 @@ import gin
 import keras
 
 from iastp_tf.backbones import build_backbone
-from iastp_tf.layers import Conv1x1Attention, PyramidAttention
+from iastp_tf.models.stream import ATTENTIONS, FrameMean, MergeFrames, SplitFrames, make_attention
 
-ATTENTIONS = {"pyramid": PyramidAttention, "conv1x1": Conv1x1Attention, "none": None}
 FLOW_CHANNELS = 10
 
 
@@ -110,33 +110,6 @@ class MotionGate(keras.layers.Layer):
         return config
 
 
-@keras.saving.register_keras_serializable(package="iastp_tf")
-class FoldFrames(keras.layers.Layer):
-    """``[B, K, ...]`` -> ``[B·K, ...]``, so a per-frame network sees every frame."""
-
-    def call(self, frames):
-        return keras.ops.reshape(frames, (-1, *frames.shape[2:]))  # [B·K, ...]
-
-    def compute_output_shape(self, input_shape):
-        batch, frames = input_shape[:2]
-        folded = None if batch is None or frames is None else batch * frames
-        return (folded, *input_shape[2:])
-
-
-@keras.saving.register_keras_serializable(package="iastp_tf")
-class UnfoldFrames(keras.layers.Layer):
-    """``[B·K, ...]`` -> ``[B, K, ...]``, with K read from a ``[B, K, ...]`` reference."""
-
-    def call(self, inputs):
-        folded, reference = inputs
-        frames = keras.ops.shape(reference)[1]
-        return keras.ops.reshape(folded, (-1, frames, *folded.shape[1:]))  # [B, K, ...]
-
-    def compute_output_shape(self, input_shape):
-        folded_shape, reference_shape = input_shape
-        return (reference_shape[0], reference_shape[1], *folded_shape[1:])
-
-
 def _renamed(model, name):
     """The same layers (and weights) as ``model``, as a model called ``name``."""
     return keras.Model(model.inputs, model.outputs if len(model.outputs) > 1 else model.output, name=name)
@@ -148,16 +121,17 @@ def _frames_input(modality, channels, input_size):
 
 def _classify(features, num_classes, dropout):
     """Dropout and a new classifier: features ``[N, D]`` -> float32 logits ``[N, classes]``."""
-    if dropout:
-        features = keras.layers.Dropout(dropout, name="dropout")(features)
-    return keras.layers.Dense(num_classes, dtype="float32", name="logits")(features)
+    features = keras.layers.Dropout(dropout, name="dropout")(features)
+    return keras.layers.Dense(num_classes, dtype="float32", name="classifier")(features)
 
 
-def _check_scales(num_scales, max_scales, attention):
-    if attention == "none":
-        return
+def _check_arguments(num_classes, num_scales, max_scales, flow_modality):
+    if num_classes < 1:
+        raise ValueError(f"num_classes must be >= 1, got {num_classes}")
     if not 1 <= num_scales <= max_scales:
         raise ValueError(f"num_scales must be in 1..{max_scales} with attention, got {num_scales}")
+    if flow_modality not in ("flow", "flow_mc"):
+        raise ValueError(f"flow_modality must be 'flow' or 'flow_mc', got {flow_modality!r}")
 
 
 @gin.configurable
@@ -167,6 +141,7 @@ def build_attention_fusion_model(
     num_scales=3,
     flow_modality="flow",
     project_flow=False,
+    multi_label=False,
     dropout=0.5,
     weights=None,
     input_size=None,
@@ -178,59 +153,59 @@ def build_attention_fusion_model(
     Both backbones run on their B·K frames; at each of the top ``num_scales``
     levels the RGB maps ``[B, K, H_j, W_j, C_j]`` and the flow maps are joined
     along the frame axis into ``[B, 2K, H_j, W_j, C_j]`` (RGB frames first),
-    which enter one :class:`PyramidAttention`. Its output ``[B, H, W, C_top]``
-    goes through the rest of the RGB backbone, dropout and the classifier.
+    which enter one :class:`~iastp_tf.layers.PyramidAttention`. Its output
+    ``[B, H, W, C_top]`` goes through the rest of the RGB backbone, dropout and
+    the classifier.
 
     Args:
       backbone: registry name of both streams' backbones.
-      num_classes: number of classes.
+      num_classes: classifier width.
       num_scales: how many of the backbone's top taps enter the attention.
       flow_modality: key of the flow frames in the inputs, ``"flow"`` or
         ``"flow_mc"``.
       project_flow: add a 1×1 projection (``Dense`` over channels, initialised
         to the identity) on the flow maps at every level. Both streams share
-        one backbone, so the channel counts always match and no projection is
-        needed; this only lets the flow maps be re-mixed before joining.
-      dropout: dropout rate before the classifier (the RGB stream's 0.5).
+        one backbone, so their channel counts already match; the projection
+        only lets the flow maps be re-mixed before they are joined.
+      multi_label: recorded as ``model.multi_label`` (per-class sigmoids).
+      dropout: rate before the classifier (the RGB stream's 0.5).
       weights: ``None``, ``"imagenet"`` or a path, for both backbones (the flow
         one gets the cross-modality initialisation of its first convolution).
-      input_size: spatial size S; ``None`` for the backbone's own.
-      backbone_kwargs: extra keyword arguments of ``build_backbone``.
-      attention_kwargs: keyword arguments of :class:`PyramidAttention`.
+      input_size: frame size S; ``None`` for the backbone's own.
+      backbone_kwargs: extra arguments of the backbone builder.
+      attention_kwargs: extra arguments of :class:`PyramidAttention`.
 
     Returns:
       ``keras.Model`` taking ``{"rgb": [B, K, S, S, 3], flow_modality:
       [B, K, S, S, 10]}`` (K free, the same K for both) and returning float32
       logits ``[B, num_classes]``.
     """
-    if flow_modality not in ("flow", "flow_mc"):
-        raise ValueError(f"flow_modality must be 'flow' or 'flow_mc', got {flow_modality!r}")
-    backbone_kwargs = dict(backbone_kwargs or {})
-    rgb_backbone = build_backbone(backbone, 3, input_size, weights, **backbone_kwargs)
-    flow_backbone = build_backbone(backbone, FLOW_CHANNELS, input_size, weights, **backbone_kwargs)
-    _check_scales(num_scales, rgb_backbone.max_scales, "pyramid")
-    size = rgb_backbone.input_size
+    backbone_kwargs = backbone_kwargs or {}
+    rgb_net = build_backbone(backbone, 3, input_size, weights, **backbone_kwargs)
+    flow_net = build_backbone(backbone, FLOW_CHANNELS, input_size, weights, **backbone_kwargs)
+    _check_arguments(num_classes, num_scales, rgb_net.max_scales, flow_modality)
 
+    size = rgb_net.input_size
     rgb = _frames_input("rgb", 3, size)
     flow = _frames_input(flow_modality, FLOW_CHANNELS, size)
-    rgb_taps = _renamed(rgb_backbone.trunk, "rgb_trunk")(FoldFrames(name="fold_rgb")(rgb))
-    flow_taps = _renamed(flow_backbone.trunk, "flow_trunk")(FoldFrames(name="fold_flow")(flow))
+    rgb_taps = _renamed(rgb_net.trunk, "rgb_trunk")(MergeFrames(name="merge_rgb")(rgb))
+    flow_taps = _renamed(flow_net.trunk, "flow_trunk")(MergeFrames(name="merge_flow")(flow))
 
     levels = []
-    first = len(rgb_taps) - num_scales
-    for level in range(first, len(rgb_taps)):
-        rgb_map = UnfoldFrames(name=f"unfold_rgb_{level}")([rgb_taps[level], rgb])  # [B, K, H, W, C]
-        flow_map = UnfoldFrames(name=f"unfold_flow_{level}")([flow_taps[level], flow])
+    for j in range(len(rgb_taps) - num_scales, len(rgb_taps)):
+        rgb_map = SplitFrames(name=f"split_rgb_{j}")(rgb_taps[j], rgb)  # [B, K, H_j, W_j, C_j]
+        flow_map = SplitFrames(name=f"split_flow_{j}")(flow_taps[j], flow)
         if project_flow:
             flow_map = keras.layers.Dense(
-                flow_map.shape[-1], kernel_initializer="identity", name=f"flow_projection_{level}"
+                flow_map.shape[-1], kernel_initializer="identity", name=f"flow_projection_{j}"
             )(flow_map)
-        levels.append(keras.layers.Concatenate(axis=1, name=f"join_{level}")([rgb_map, flow_map]))  # [B, 2K, H, W, C]
+        levels.append(keras.layers.Concatenate(axis=1, name=f"join_{j}")([rgb_map, flow_map]))  # [B, 2K, H_j, W_j, C_j]
 
-    attended = PyramidAttention(name="pyramid_attention", **(attention_kwargs or {}))(levels)
-    features = _renamed(rgb_backbone.head, "rgb_head")(attended)
-    logits = _classify(features, num_classes, dropout)
-    return keras.Model({"rgb": rgb, flow_modality: flow}, logits, name="attention_fusion")
+    joined = make_attention("pyramid", **(attention_kwargs or {}))(levels)  # [B, H, W, C_top]
+    logits = _classify(_renamed(rgb_net.head, "rgb_head")(joined), num_classes, dropout)
+    model = keras.Model({"rgb": rgb, flow_modality: flow}, logits, name=f"{backbone}_attention_fusion")
+    model.multi_label = bool(multi_label)
+    return model
 
 
 @gin.configurable
@@ -241,87 +216,90 @@ def build_motion_reinforced_model(
     attention="pyramid",
     reinforced_level=-1,
     flow_modality="flow",
+    multi_label=False,
     dropout=0.5,
     weights=None,
     input_size=None,
     backbone_kwargs=None,
     attention_kwargs=None,
 ):
-    """RGB stream whose features at one level are gated by the flow stream (SPEC §6).
+    """RGB stream whose features at one tap are gated by the flow stream (SPEC §6).
 
     The flow trunk, cut at tap ``reinforced_level``, gives flow features
     ``[B·K, H, W, C']`` there; a :class:`MotionGate` turns them into a spatial
     map ``sigmoid(1×1 conv)`` ``[B·K, H, W, 1]`` that multiplies the RGB
     features at the same tap. The RGB trunk then goes on from the gated map, so
-    every higher tap sees the reinforcement, and the RGB stream ends as a
-    stream model does: ``attention`` over its top ``num_scales`` taps, the rest
-    of the backbone, dropout and the classifier (or, with ``"none"``, per-frame
-    logits averaged over the K frames).
+    every higher tap carries the reinforcement, and ends as a stream model
+    does: ``attention`` over its top ``num_scales`` taps, the rest of the
+    backbone, dropout and the classifier (with ``"none"``, per-frame logits
+    averaged over the K frames).
 
     The model outputs the RGB stream's logits only: the flow branch is the
-    motion encoder of the gate, trained end to end through it. Table 11's row
-    fuses these scores with separately trained flow and motion-compensated flow
-    streams (``fuse.py``), which keeps train, evaluate and fuse unchanged.
+    gate's motion encoder, trained end to end through the gate. Table 11's row
+    fuses these scores with separately trained flow and motion-compensated
+    flow streams (``fuse.py``), so training, evaluation and fusion stay as for
+    any one-output model.
 
     Args:
       backbone: registry name of both streams' backbones.
-      num_classes: number of classes.
-      num_scales: how many top taps enter the attention (ignored with
-        ``attention="none"``).
-      attention: ``"pyramid"``, ``"conv1x1"`` or ``"none"``.
+      num_classes: classifier width.
+      num_scales: how many top taps enter the attention; 0 means none.
+      attention: ``"pyramid"``, ``"conv1x1"`` or ``"none"`` (TSN consensus).
       reinforced_level: index of the gated tap in the backbone's tap list,
         lowest first (``-1``: the top tap).
       flow_modality: key of the flow frames in the inputs, ``"flow"`` or
         ``"flow_mc"``.
-      dropout: dropout rate before the classifier (the RGB stream's 0.5).
+      multi_label: recorded as ``model.multi_label`` (per-class sigmoids).
+      dropout: rate before the classifier (the RGB stream's 0.5).
       weights: ``None``, ``"imagenet"`` or a path, for both backbones.
-      input_size: spatial size S; ``None`` for the backbone's own.
-      backbone_kwargs: extra keyword arguments of ``build_backbone``.
-      attention_kwargs: keyword arguments of the attention layer.
+      input_size: frame size S; ``None`` for the backbone's own.
+      backbone_kwargs: extra arguments of the backbone builder.
+      attention_kwargs: extra arguments of the attention layer.
 
     Returns:
       ``keras.Model`` taking ``{"rgb": [B, K, S, S, 3], flow_modality:
       [B, K, S, S, 10]}`` (K free) and returning float32 logits
       ``[B, num_classes]``.
     """
-    if flow_modality not in ("flow", "flow_mc"):
-        raise ValueError(f"flow_modality must be 'flow' or 'flow_mc', got {flow_modality!r}")
     if attention not in ATTENTIONS:
-        raise ValueError(f"attention must be one of {tuple(ATTENTIONS)}, got {attention!r}")
-    backbone_kwargs = dict(backbone_kwargs or {})
-    rgb_backbone = build_backbone(backbone, 3, input_size, weights, **backbone_kwargs)
-    flow_backbone = build_backbone(backbone, FLOW_CHANNELS, input_size, weights, **backbone_kwargs)
-    _check_scales(num_scales, rgb_backbone.max_scales, attention)
-    num_taps = rgb_backbone.max_scales
+        raise ValueError(f"attention must be one of {ATTENTIONS}, got {attention!r}")
+    backbone_kwargs = backbone_kwargs or {}
+    rgb_net = build_backbone(backbone, 3, input_size, weights, **backbone_kwargs)
+    flow_net = build_backbone(backbone, FLOW_CHANNELS, input_size, weights, **backbone_kwargs)
+    use_attention = attention != "none" and num_scales > 0
+    _check_arguments(num_classes, num_scales if use_attention else 1, rgb_net.max_scales, flow_modality)
+    num_taps = rgb_net.max_scales
     if not -num_taps <= reinforced_level < num_taps:
         raise ValueError(f"reinforced_level must index one of {num_taps} taps, got {reinforced_level}")
     level = reinforced_level % num_taps
-    size = rgb_backbone.input_size
 
+    size = rgb_net.input_size
     rgb = _frames_input("rgb", 3, size)
     flow = _frames_input(flow_modality, FLOW_CHANNELS, size)
-    rgb_trunk_taps = rgb_backbone.trunk.outputs
-    rgb_lower = keras.Model(rgb_backbone.trunk.inputs, rgb_trunk_taps[: level + 1], name="rgb_trunk")
-    flow_lower = keras.Model(flow_backbone.trunk.inputs, flow_backbone.trunk.outputs[level], name="flow_trunk")
+    # The trunks are chains through their taps, so each splits at a tap: the
+    # RGB one into the part up to the gated tap and the part after it, the
+    # flow one is cut there (its higher layers are not needed).
+    rgb_tap_tensors = rgb_net.trunk.outputs
+    rgb_lower = keras.Model(rgb_net.trunk.inputs, rgb_tap_tensors[: level + 1], name="rgb_trunk")
+    flow_lower = keras.Model(flow_net.trunk.inputs, flow_net.trunk.outputs[level], name="flow_trunk")
 
-    taps = list(rgb_lower(FoldFrames(name="fold_rgb")(rgb)))  # each [B·K, H_j, W_j, C_j]
-    flow_features = flow_lower(FoldFrames(name="fold_flow")(flow))  # [B·K, H, W, C']
+    taps = list(rgb_lower(MergeFrames(name="merge_rgb")(rgb)))  # each [B·K, H_j, W_j, C_j]
+    flow_features = flow_lower(MergeFrames(name="merge_flow")(flow))  # [B·K, H, W, C']
     taps[level] = MotionGate(name="motion_gate")([taps[level], flow_features])
     if level + 1 < num_taps:
-        rgb_upper = keras.Model(rgb_trunk_taps[level], rgb_trunk_taps[level + 1 :], name="rgb_trunk_upper")
-        upper_taps = rgb_upper(taps[level])
-        taps += upper_taps if isinstance(upper_taps, (list, tuple)) else [upper_taps]
+        rgb_upper = keras.Model(rgb_tap_tensors[level], rgb_tap_tensors[level + 1 :], name="rgb_trunk_upper")
+        taps += list(rgb_upper(taps[level]))
 
-    head = _renamed(rgb_backbone.head, "rgb_head")
-    if attention == "none":
-        frame_logits = _classify(head(taps[-1]), num_classes, dropout)  # [B·K, classes]
-        frame_logits = UnfoldFrames(name="unfold_logits")([frame_logits, rgb])  # [B, K, classes]
-        logits = keras.layers.GlobalAveragePooling1D(dtype="float32", name="consensus")(frame_logits)
-    else:
+    head = _renamed(rgb_net.head, "rgb_head")
+    if use_attention:
         levels = [
-            UnfoldFrames(name=f"unfold_rgb_{j}")([tap, rgb])  # [B, K, H_j, W_j, C_j]
-            for j, tap in enumerate(taps[num_taps - num_scales :], start=num_taps - num_scales)
+            SplitFrames(name=f"split_rgb_{j}")(taps[j], rgb)  # [B, K, H_j, W_j, C_j]
+            for j in range(num_taps - num_scales, num_taps)
         ]
-        layer = ATTENTIONS[attention](name=f"{attention}_attention", **(attention_kwargs or {}))
-        logits = _classify(head(layer(levels)), num_classes, dropout)
-    return keras.Model({"rgb": rgb, flow_modality: flow}, logits, name="motion_reinforced")
+        logits = _classify(head(make_attention(attention, **(attention_kwargs or {}))(levels)), num_classes, dropout)
+    else:
+        per_frame = _classify(head(taps[-1]), num_classes, dropout)  # [B·K, N]
+        logits = FrameMean(name="consensus")(SplitFrames(name="split_frames")(per_frame, rgb))
+    model = keras.Model({"rgb": rgb, flow_modality: flow}, logits, name=f"{backbone}_motion_reinforced")
+    model.multi_label = bool(multi_label)
+    return model
