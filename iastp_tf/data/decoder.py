@@ -49,9 +49,12 @@ def parse_video(serialized, modalities):
     return video
 
 
-def frame_size(encoded):
-    """``[height, width]`` int32 of the first JPEG in ``encoded`` ``[P, T]``."""
-    return tf.io.extract_jpeg_shape(encoded[0, 0])[:2]
+def frame_size(encoded, index):
+    """``[height, width]`` int32 of frame ``index`` of ``encoded`` ``[P, T]``.
+
+    Reads only the JPEG header; pass a frame that will be decoded anyway.
+    """
+    return tf.io.extract_jpeg_shape(encoded[0, index])[:2]
 
 
 def decode_jpegs(encoded, indices, channels, window=None):
@@ -62,7 +65,10 @@ def decode_jpegs(encoded, indices, channels, window=None):
       indices: int32 ``[...]`` frames to decode (any shape; flattened).
       channels: 3 for RGB, 1 for flow fields.
       window: optional int32 ``[4]`` crop ``[y, x, height, width]``; only that
-        region is decoded (``tf.io.decode_and_crop_jpeg``).
+        region is decoded (``tf.io.decode_and_crop_jpeg``). Pixels equal those
+        of the whole decoded frame except in the window's first and last
+        columns, whose chroma libjpeg upsamples from fewer neighbours (a few
+        levels of difference in colour frames).
 
     Returns:
       uint8 ``[N, h, w, channels]`` with N = number of indices.

@@ -223,7 +223,7 @@ class _ClipMaker:
         flip = augmentation.random_flip(flip_seed)
         frames = {}
         for modality in self.modalities:
-            height, width = tf.unstack(decoder.frame_size(video[modality]))
+            height, width = tf.unstack(decoder.frame_size(video[modality], starts[0, 0]))
             window = augmentation.multiscale_crop_window(height, width, crop_seed)
             clip = self._decode_snippets(video[modality], starts, modality, window)
             clip = tf.cond(
@@ -240,7 +240,7 @@ class _ClipMaker:
         starts = self._snippet_starts(video, training=False, seed=None)  # [clips, K]
         frames = {}
         for modality in self.modalities:
-            height, width = tf.unstack(decoder.frame_size(video[modality]))
+            height, width = tf.unstack(decoder.frame_size(video[modality], starts[0, 0]))
             if self.test_crops == 1:
                 window = augmentation.center_crop_window(height, width)
                 views = [self._decode_snippets(video[modality], starts, modality, window)]
