@@ -1,0 +1,221 @@
+"""Converts the PyTorch BN-Inception ImageNet checkpoint into Keras weights (SPEC §3).
+
+    python tools/convert_bn_inception.py --checkpoint=bn_inception.pth \
+        --output=bn_inception.weights.h5
+
+then ``build_stream_model("bn_inception", weights="bn_inception.weights.h5")``
+(RGB or flow: a flow stream gets the cross-modality initialisation).
+
+No torch needed. A PyTorch checkpoint (``torch.save``, torch >= 1.6) is a zip
+holding ``<prefix>/data.pkl``, a pickle of the state dict in which every tensor
+is ``torch._utils._rebuild_tensor_v2(storage, offset, size, stride, ...)`` and
+every storage a persistent id ``('storage', torch.FloatStorage, key, location,
+numel)`` whose bytes are ``<prefix>/data/<key>`` (little-endian unless
+``<prefix>/byteorder`` says otherwise). The reader below unpickles only those
+names (plus ``collections.OrderedDict``), rebuilds the arrays with NumPy, maps
+``<layer>.weight``/``.bias`` of convolutions (``[O, I, kh, kw]`` -> ``[kh, kw,
+I, O]``) and ``<layer>.weight``/``.bias``/``.running_mean``/``.running_var`` of
+batch norms onto the layers of the same names in
+``iastp_tf.backbones.bn_inception``, and refuses a file whose names or shapes
+do not match. The classifier (``last_linear``/``fc``) and ``num_batches_tracked``
+are not part of the backbone and are skipped.
+"""
+
+import collections
+import pickle
+import zipfile
+
+import keras
+import numpy as np
+from absl import app, flags
+
+from iastp_tf.backbones import bn_inception
+
+_STORAGE_DTYPES = {
+    "FloatStorage": np.float32,
+    "DoubleStorage": np.float64,
+    "HalfStorage": np.float16,
+    "LongStorage": np.int64,
+    "IntStorage": np.int32,
+    "ShortStorage": np.int16,
+    "CharStorage": np.int8,
+    "ByteStorage": np.uint8,
+    "BoolStorage": np.bool_,
+}
+_SKIPPED_PREFIXES = ("last_linear.", "fc.")
+_SKIPPED_SUFFIXES = (".num_batches_tracked",)
+_BATCH_NORM_KEYS = ("weight", "bias", "running_mean", "running_var")
+
+
+class _StorageType:
+    """Stands for ``torch.<Name>Storage`` in the pickle."""
+
+    def __init__(self, name):
+        self.dtype = np.dtype(_STORAGE_DTYPES[name])
+
+
+def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=False,
+                       backward_hooks=None, metadata=None):
+    """NumPy version of ``torch._utils._rebuild_tensor_v2``: a strided view, copied."""
+    del requires_grad, backward_hooks, metadata
+    item = storage.itemsize
+    view = np.lib.stride_tricks.as_strided(
+        storage[storage_offset:], shape=tuple(size), strides=tuple(s * item for s in stride)
+    )
+    return np.array(view)
+
+
+def _rebuild_parameter(data, requires_grad=False, backward_hooks=None):
+    del requires_grad, backward_hooks
+    return data
+
+
+class _CheckpointUnpickler(pickle.Unpickler):
+    """Unpickles a state dict, allowing only the names a tensor checkpoint uses."""
+
+    def __init__(self, file, archive, prefix, byteorder):
+        super().__init__(file)
+        self._archive = archive
+        self._prefix = prefix
+        self._byteorder = byteorder
+        self._storages = {}
+
+    def find_class(self, module, name):
+        if (module, name) == ("collections", "OrderedDict"):
+            return collections.OrderedDict
+        if (module, name) == ("torch._utils", "_rebuild_tensor_v2"):
+            return _rebuild_tensor_v2
+        if (module, name) == ("torch._utils", "_rebuild_parameter"):
+            return _rebuild_parameter
+        if module == "torch" and name in _STORAGE_DTYPES:
+            return _StorageType(name)
+        raise pickle.UnpicklingError(
+            f"checkpoint refers to {module}.{name}, which a plain tensor state dict "
+            "never does; refusing to load it"
+        )
+
+    def persistent_load(self, pid):
+        if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage"):
+            raise pickle.UnpicklingError(f"unexpected persistent id {pid!r}")
+        _, storage_type, key, _location, numel = pid
+        if key not in self._storages:
+            raw = self._archive.read(f"{self._prefix}/data/{key}")
+            dtype = storage_type.dtype.newbyteorder("<" if self._byteorder == "little" else ">")
+            array = np.frombuffer(raw, dtype=dtype, count=numel)
+            self._storages[key] = array.astype(storage_type.dtype.newbyteorder("="))
+        return self._storages[key]
+
+
+def read_torch_checkpoint(path: str) -> dict:
+    """Reads a PyTorch zip checkpoint into ``{name: np.ndarray}`` without torch.
+
+    A top-level ``{"state_dict": ...}`` wrapper and a ``module.`` prefix
+    (``DataParallel``) are removed.
+
+    Raises:
+      ValueError: the file is not a zip checkpoint or holds something other
+        than tensors.
+    """
+    if not zipfile.is_zipfile(path):
+        raise ValueError(
+            f"{path} is not a zip checkpoint (torch >= 1.6 format); re-save it with "
+            "torch.save(torch.load(path), new_path) first"
+        )
+    with zipfile.ZipFile(path) as archive:
+        pickles = [n for n in archive.namelist() if n.endswith("/data.pkl")]
+        if len(pickles) != 1:
+            raise ValueError(f"{path}: expected one <prefix>/data.pkl, found {pickles}")
+        prefix = pickles[0][: -len("/data.pkl")]
+        names = set(archive.namelist())
+        byteorder = "little"
+        if f"{prefix}/byteorder" in names:
+            byteorder = archive.read(f"{prefix}/byteorder").decode().strip()
+        with archive.open(pickles[0]) as file:
+            state = _CheckpointUnpickler(file, archive, prefix, byteorder).load()
+    if isinstance(state, dict) and "state_dict" in state:
+        state = state["state_dict"]
+    if not isinstance(state, dict):
+        raise ValueError(f"{path}: expected a state dict, got {type(state).__name__}")
+    tensors = {}
+    for name, value in state.items():
+        if not isinstance(value, np.ndarray):
+            raise ValueError(f"{path}: entry {name!r} is not a tensor")
+        tensors[name.removeprefix("module.")] = value
+    return tensors
+
+
+def _expected_tensors(network: keras.Model) -> dict:
+    """``{checkpoint name: (layer, weight index, Keras shape, torch-to-Keras transform)}``."""
+    expected = {}
+    for layer in network.layers:
+        if isinstance(layer, keras.layers.Conv2D):
+            expected[f"{layer.name}.weight"] = (layer, 0, lambda w: w.transpose(2, 3, 1, 0))
+            expected[f"{layer.name}.bias"] = (layer, 1, lambda w: w)
+        elif isinstance(layer, keras.layers.BatchNormalization):
+            for index, key in enumerate(_BATCH_NORM_KEYS):
+                expected[f"{layer.name}.{key}"] = (layer, index, lambda w: w)
+        elif layer.weights:
+            raise ValueError(f"no checkpoint mapping for layer {layer.name!r}")
+    return expected
+
+
+def map_state_dict(tensors: dict, network: keras.Model) -> None:
+    """Sets ``network``'s weights from a BN-Inception state dict, name for name.
+
+    Raises:
+      ValueError: listing every missing name, unexpected name and shape mismatch.
+    """
+    expected = _expected_tensors(network)
+    relevant = {n: v for n, v in tensors.items()
+                if not n.startswith(_SKIPPED_PREFIXES) and not n.endswith(_SKIPPED_SUFFIXES)}
+    problems = [f"unexpected: {n}" for n in relevant if n not in expected]
+    values = {}
+    for name, (layer, index, transform) in expected.items():
+        if name not in relevant:
+            continue
+        value = transform(relevant[name])
+        shape = tuple(layer.weights[index].shape)
+        if value.shape != shape:
+            problems.append(f"shape of {name}: checkpoint {relevant[name].shape} gives "
+                            f"{value.shape}, the layer needs {shape}")
+        values[name] = value
+    problems += [f"missing: {n}" for n in expected if n not in relevant]
+    if problems:
+        shown = "\n  ".join(problems[:20])
+        more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
+        raise ValueError(f"the checkpoint does not match BN-Inception:\n  {shown}{more}")
+    for name, (layer, index, _) in expected.items():
+        layer.weights[index].assign(values[name].astype(np.float32))
+
+
+def convert_checkpoint(checkpoint: str, output: str) -> int:
+    """Converts ``checkpoint`` (PyTorch zip) into Keras weights at ``output``.
+
+    Args:
+      checkpoint: path of the PyTorch BN-Inception ImageNet state dict.
+      output: path of the Keras weights file; must end in ``.weights.h5``.
+
+    Returns:
+      The number of tensors written.
+    """
+    if not output.endswith(".weights.h5"):
+        raise ValueError(f"output must end in '.weights.h5', got {output!r}")
+    network, _ = bn_inception.build_features(channels=3)
+    map_state_dict(read_torch_checkpoint(checkpoint), network)
+    network.save_weights(output)
+    return len(network.weights)
+
+
+_CHECKPOINT = flags.DEFINE_string("checkpoint", None, "PyTorch BN-Inception checkpoint (.pth, zip).")
+_OUTPUT = flags.DEFINE_string("output", None, "Keras weights file to write (*.weights.h5).")
+flags.mark_flags_as_required(["checkpoint", "output"])
+
+
+def main(argv):
+    del argv
+    count = convert_checkpoint(_CHECKPOINT.value, _OUTPUT.value)
+    print(f"wrote {count} tensors to {_OUTPUT.value}")
+
+
+if __name__ == "__main__":
+    app.run(main)
