@@ -31,7 +31,7 @@ from iastp_tf.layers import PyramidAttention
 NORMALIZATIONS = ("none", "column_max")
 
 
-def _normalized(attention, normalization):
+def normalized_attention(attention, normalization):
     """``attention`` ``[K·H·W, H·W]`` as the thresholds read it."""
     if normalization not in NORMALIZATIONS:
         raise ValueError(f"normalization must be one of {NORMALIZATIONS}, got {normalization!r}")
@@ -70,7 +70,7 @@ def salient_for_output(
     Returns:
       bool ``[K, H, W]``: ``True`` where ``A[t·H·W + h·W + w, m] > threshold``.
     """
-    attention = _normalized(_check(attention, num_frames, grid), normalization)
+    attention = normalized_attention(_check(attention, num_frames, grid), normalization)
     height, width = grid
     row, col = output_position
     if not (0 <= row < height and 0 <= col < width):
@@ -94,7 +94,7 @@ def salient_for_frame(attention, num_frames, grid, frame=0, threshold=0.7, norma
       bool ``[H_m, W_m, H, W]``: entry ``[h_m, w_m, h, w]`` is
       ``A[t·H·W + h·W + w, h_m·W + w_m] > threshold``.
     """
-    attention = _normalized(_check(attention, num_frames, grid), normalization)
+    attention = normalized_attention(_check(attention, num_frames, grid), normalization)
     height, width = grid
     if not 0 <= frame < num_frames:
         raise ValueError(f"frame must be in 0..{num_frames - 1}, got {frame}")
