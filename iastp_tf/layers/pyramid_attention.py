@@ -22,6 +22,8 @@ and adds two losses with ``add_loss``, each a batch mean times its weight:
 import keras
 from keras import ops
 
+from iastp_tf.layers.pooling import AdaptivePooling2D
+
 FUSIONS = ("product", "sum", "max")
 DOWNSAMPLES = ("max", "avg", "conv")
 
@@ -52,10 +54,8 @@ def make_downsampler(level_size, top_size, channels, method, name):
     ``ceil((i+1)·S/H)``); ``conv`` is a learned valid convolution with stride
     ``S // H`` and kernel ``S − (H − 1)·stride``, which lands exactly on H.
     """
-    if method == "max":
-        return keras.layers.AdaptiveMaxPooling2D(top_size, name=name)
-    if method == "avg":
-        return keras.layers.AdaptiveAveragePooling2D(top_size, name=name)
+    if method in ("max", "avg"):
+        return AdaptivePooling2D(top_size, mode=method, name=name)
     strides = tuple(s // t for s, t in zip(level_size, top_size))
     kernel = tuple(s - (t - 1) * st for s, t, st in zip(level_size, top_size, strides))
     return keras.layers.Conv2D(channels, kernel, strides=strides, padding="valid", name=name)
