@@ -1,0 +1,249 @@
+"""A toy action dataset of real video files (SPEC §4: the CPU demo's data).
+
+Each video shows one shape gliding over a textured background. The class is
+the motion: a direction (right, left, down, up) and a speed (slow or fast;
+the speed ranges overlap a little, so motion alone is not quite enough). The
+appearance (shape and colour) agrees with the class only in a fraction of the
+videos (``appearance_correlation``), otherwise it is another class's, so a
+single RGB frame beats chance but loses to flow, and fusing both beats each.
+With ``camera_pan`` the whole scene also pans by a random per-video velocity
+and the shape moves with its class velocity relative to the scene: raw flow
+mixes both motions, motion-compensated flow (SPEC §6) separates them.
+
+Files follow UCF101: ``<class>/v_<class>_g<GG>_c01.avi`` plus ``classInd.txt``,
+``trainlist01.txt`` and ``testlist01.txt``, so ``prepare_dataset
+--dataset=ucf101`` and ``--dataset=folder`` both read the tree.
+"""
+
+import dataclasses
+import math
+import os
+
+import cv2
+import numpy as np
+
+# (name, unit direction (x, y), speed range in pixels per frame at 96 pixels wide).
+TOY_CLASSES = (
+    ("right_slow", (1, 0), (0.7, 1.6)),
+    ("left_slow", (-1, 0), (0.7, 1.6)),
+    ("down_slow", (0, 1), (0.7, 1.6)),
+    ("up_slow", (0, -1), (0.7, 1.6)),
+    ("right_fast", (1, 0), (1.4, 2.6)),
+    ("left_fast", (-1, 0), (1.4, 2.6)),
+    ("down_fast", (0, 1), (1.4, 2.6)),
+    ("up_fast", (0, -1), (1.4, 2.6)),
+)
+SHAPES = ("circle", "square", "triangle", "diamond", "cross", "ring", "bar", "star")
+COLOURS_BGR = (
+    (40, 40, 230), (230, 90, 30), (40, 200, 40), (20, 200, 230),
+    (200, 40, 200), (230, 230, 40), (255, 255, 255), (30, 120, 255),
+)
+VIDEO_FORMATS = {"avi": ("MJPG", ".avi"), "mp4": ("mp4v", ".mp4")}
+MAX_PAN_SPEED = 1.5  # pixels per frame at 96 pixels wide.
+
+
+def _background(height: int, width: int, rng: np.random.Generator) -> np.ndarray:
+    """Smooth random texture, uint8 ``[height, width, 3]`` (gives flow something to track)."""
+    noise = rng.normal(0, 1, size=(height // 4 + 2, width // 4 + 2, 3)).astype(np.float32)
+    texture = cv2.resize(noise, (width, height), interpolation=cv2.INTER_CUBIC)
+    texture = cv2.GaussianBlur(texture, (0, 0), 1.0)
+    return np.clip(100 + 35 * texture / (texture.std() + 1e-6), 0, 255).astype(np.uint8)
+
+
+def _draw(frame: np.ndarray, shape: str, centre: np.ndarray, radius: float, colour) -> None:
+    """Draws a filled shape with sub-pixel position (4 fractional bits)."""
+    scale = 16
+    cx, cy = (np.asarray(centre) * scale).round().astype(int)
+    r = int(round(radius * scale))
+    kwargs = dict(lineType=cv2.LINE_AA, shift=4)
+    if shape == "circle":
+        cv2.circle(frame, (cx, cy), r, colour, -1, **kwargs)
+    elif shape == "ring":
+        cv2.circle(frame, (cx, cy), r * 3 // 4, colour, max(1, round(radius / 2)), **kwargs)
+    else:
+        if shape == "square":
+            points = [(-1, -1), (1, -1), (1, 1), (-1, 1)]
+        elif shape == "triangle":
+            points = [(0, -1.1), (1.1, 0.9), (-1.1, 0.9)]
+        elif shape == "diamond":
+            points = [(0, -1.2), (1.2, 0), (0, 1.2), (-1.2, 0)]
+        elif shape == "bar":
+            points = [(-1.3, -0.5), (1.3, -0.5), (1.3, 0.5), (-1.3, 0.5)]
+        elif shape == "cross":
+            a, b = 0.35, 1.1
+            points = [(-a, -b), (a, -b), (a, -a), (b, -a), (b, a), (a, a), (a, b), (-a, b),
+                      (-a, a), (-b, a), (-b, -a), (-a, -a)]
+        else:  # star
+            points = [(math.cos(k * math.pi / 5 - math.pi / 2) * (1.2 if k % 2 == 0 else 0.5),
+                       math.sin(k * math.pi / 5 - math.pi / 2) * (1.2 if k % 2 == 0 else 0.5)) for k in range(10)]
+        polygon = (np.array(points) * r + [cx, cy]).round().astype(np.int32)
+        cv2.fillPoly(frame, [polygon], colour, **kwargs)
+
+
+@dataclasses.dataclass(frozen=True)
+class ToyVideo:
+    """What one toy video shows (the ground truth of its motion).
+
+    Attributes:
+      class_index: the class, i.e. the motion.
+      appearance: index of the (shape, colour) pair drawn.
+      velocity: the shape's velocity relative to the scene, (x, y) pixels/frame.
+      pan: the camera's velocity, (x, y) pixels/frame; the scene moves by
+        ``-pan`` on screen.
+    """
+
+    class_index: int
+    appearance: int
+    velocity: tuple[float, float]
+    pan: tuple[float, float]
+
+
+def render_toy_video(
+    video: ToyVideo, frames: int, height: int, width: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Renders one toy video.
+
+    Args:
+      video: what to show.
+      frames: T.
+      height, width: frame size.
+      rng: draws the background texture and the start position.
+
+    Returns:
+      uint8 ``[T, height, width, 3]``, BGR.
+    """
+    pan = np.asarray(video.pan, np.float64)
+    # On screen, the shape moves by velocity - pan and the scene by -pan.
+    screen_velocity = np.asarray(video.velocity, np.float64) - pan
+    margin = int(math.ceil(np.abs(pan).max() * frames)) + 2
+    texture = _background(height + 2 * margin, width + 2 * margin, rng)
+    radius = max(3.0, min(height, width) / 9)
+    travel = screen_velocity * (frames - 1)
+    low = np.maximum(radius + 1, radius + 1 - travel)
+    high = np.minimum(np.array([width, height]) - radius - 1, np.array([width, height]) - radius - 1 - travel)
+    start = rng.uniform(np.minimum(low, high), np.maximum(low, high))
+    shape = SHAPES[video.appearance % len(SHAPES)]
+    colour = COLOURS_BGR[video.appearance % len(COLOURS_BGR)]
+    out = np.empty((frames, height, width, 3), np.uint8)
+    for t in range(frames):
+        offset = np.array([margin, margin]) + pan * t  # Top-left of the view in the texture.
+        warp = np.float32([[1, 0, -offset[0]], [0, 1, -offset[1]]])
+        frame = cv2.warpAffine(texture, warp, (width, height), flags=cv2.INTER_LINEAR)
+        _draw(frame, shape, start + screen_velocity * t, radius, colour)
+        out[t] = frame
+    return out
+
+
+def toy_videos(
+    num_classes: int, videos_per_class: int, seed: int, camera_pan: bool,
+    appearance_correlation: float, width: int,
+) -> list[ToyVideo]:
+    """The ground truth of every video, class-major order."""
+    rng = np.random.default_rng([seed, 1])
+    scale = width / 96
+    videos = []
+    for class_index in range(num_classes):
+        _, direction, speeds = TOY_CLASSES[class_index]
+        for _ in range(videos_per_class):
+            appearance = class_index
+            if rng.uniform() >= appearance_correlation:
+                appearance = int(rng.integers(num_classes))
+            speed = rng.uniform(*speeds) * scale
+            pan = (0.0, 0.0)
+            if camera_pan:
+                angle, magnitude = rng.uniform(0, 2 * math.pi), rng.uniform(0.5, 1) * MAX_PAN_SPEED * scale
+                pan = (magnitude * math.cos(angle), magnitude * math.sin(angle))
+            videos.append(ToyVideo(class_index, appearance, (direction[0] * speed, direction[1] * speed), pan))
+    return videos
+
+
+def make_toy_dataset(
+    output_dir: str,
+    num_classes: int = 6,
+    videos_per_class: int = 20,
+    frames: int = 16,
+    size: tuple[int, int] = (96, 72),
+    seed: int = 0,
+    camera_pan: bool = False,
+    video_format: str = "avi",
+    appearance_correlation: float = 0.65,
+    test_fraction: float = 0.3,
+    corrupt: bool = False,
+) -> dict:
+    """Writes the toy dataset as video files with UCF101-style split files.
+
+    Args:
+      output_dir: the videos directory to write (class folders and lists).
+      num_classes: 2..8 classes, taken in the order of ``TOY_CLASSES``.
+      videos_per_class: videos per class (train and test together).
+      frames: frames per video.
+      size: ``(width, height)``.
+      seed: the same seed writes the same videos.
+      camera_pan: pan the whole scene by a random velocity per video.
+      video_format: "avi" (MJPG) or "mp4" (mp4v).
+      appearance_correlation: probability that a video's shape and colour are
+        its own class's rather than a random class's.
+      test_fraction: fraction of each class's videos listed in testlist01.txt.
+      corrupt: also write a truncated and an empty video file and list a
+        missing one in trainlist01.txt (to exercise failures.txt).
+
+    Returns:
+      ``{"class_names", "train", "test", "videos"}``: the lists' entries and
+      the ``ToyVideo`` of each written file, keyed by relative path.
+    """
+    if not 2 <= num_classes <= len(TOY_CLASSES):
+        raise ValueError(f"num_classes must be in 2..{len(TOY_CLASSES)}, got {num_classes}")
+    if videos_per_class < 2:
+        raise ValueError(f"videos_per_class must be >= 2, got {videos_per_class}")
+    if frames < 2:
+        raise ValueError(f"frames must be >= 2, got {frames}")
+    width, height = size
+    if min(width, height) < 16:
+        raise ValueError(f"size must be at least 16x16, got {size}")
+    if video_format not in VIDEO_FORMATS:
+        raise ValueError(f"video_format must be one of {sorted(VIDEO_FORMATS)}, got {video_format!r}")
+    if not 0 <= appearance_correlation <= 1:
+        raise ValueError(f"appearance_correlation must be in [0, 1], got {appearance_correlation}")
+    if not 0 < test_fraction < 1:
+        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
+
+    fourcc, extension = VIDEO_FORMATS[video_format]
+    class_names = [name for name, _, _ in TOY_CLASSES[:num_classes]]
+    truths = toy_videos(num_classes, videos_per_class, seed, camera_pan, appearance_correlation, width)
+    train, test, written = [], [], {}
+    for number, truth in enumerate(truths):
+        name = class_names[truth.class_index]
+        group = number % videos_per_class + 1
+        relative = f"{name}/v_{name}_g{group:02d}_c01{extension}"
+        os.makedirs(os.path.join(output_dir, name), exist_ok=True)
+        pixels = render_toy_video(truth, frames, height, width, np.random.default_rng([seed, 2, number]))
+        writer = cv2.VideoWriter(os.path.join(output_dir, relative), cv2.VideoWriter_fourcc(*fourcc), 25.0,
+                                 (width, height))
+        if not writer.isOpened():
+            raise RuntimeError(f"OpenCV cannot write {fourcc} {extension} files here")
+        for frame in pixels:
+            writer.write(frame)
+        writer.release()
+        written[relative] = truth
+        # Every 1/test_fraction-th group is a test group, as UCF101 holds out whole groups.
+        in_test = int(group * test_fraction) > int((group - 1) * test_fraction)
+        (test if in_test else train).append((relative, truth.class_index))
+
+    if corrupt:
+        name = class_names[0]
+        good = os.path.join(output_dir, train[0][0])
+        truncated = f"{name}/v_{name}_g90_c01{extension}"
+        with open(good, "rb") as source, open(os.path.join(output_dir, truncated), "wb") as target:
+            target.write(source.read()[: max(64, os.path.getsize(good) // 10)])
+        empty = f"{name}/v_{name}_g91_c01{extension}"
+        open(os.path.join(output_dir, empty), "wb").close()
+        missing = f"{name}/v_{name}_g92_c01{extension}"
+        train += [(truncated, 0), (empty, 0), (missing, 0)]
+
+    with open(os.path.join(output_dir, "classInd.txt"), "w") as f:
+        f.writelines(f"{i + 1} {name}\n" for i, name in enumerate(class_names))
+    with open(os.path.join(output_dir, "trainlist01.txt"), "w") as f:
+        f.writelines(f"{path} {label + 1}\n" for path, label in train)
+    with open(os.path.join(output_dir, "testlist01.txt"), "w") as f:
+        f.writelines(f"{path}\n" for path, _ in test)
+    return {"class_names": class_names, "train": train, "test": test, "videos": written}
