@@ -20,7 +20,7 @@ class TemporalShift(keras.layers.Layer):
       fold_div: 1/fold_div of the channels shift each way (8 in TSM).
 
     Call args:
-      inputs: ``[B*T, H, W, C]`` with static H, W, C.
+      inputs: ``[B*T, H, W, C]`` with a static C.
 
     Returns:
       ``[B*T, H, W, C]``.
@@ -36,7 +36,9 @@ class TemporalShift(keras.layers.Layer):
         self.fold_div = fold_div
 
     def call(self, inputs):
-        height, width, channels = inputs.shape[1:]
+        channels = inputs.shape[-1]
+        shape = ops.shape(inputs)
+        height, width = shape[1], shape[2]
         fold = channels // self.fold_div
         frames = ops.reshape(
             inputs, (-1, self.num_segments, height, width, channels)

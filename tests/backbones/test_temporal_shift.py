@@ -52,3 +52,16 @@ def test_config_round_trip_and_bad_arguments():
         TemporalShift(num_segments=0)
     with pytest.raises(ValueError, match="fold_div"):
         TemporalShift(fold_div=1)
+
+
+
+def test_unknown_spatial_size_and_mixed_precision():
+    frames = keras.Input((None, None, 16))
+    model = keras.Model(frames, TemporalShift(num_segments=2)(frames))
+    x = np.random.default_rng(1).normal(size=(4, 3, 5, 16)).astype(np.float32)
+    np.testing.assert_array_equal(model(x), _expected_shift(x, 2, fold=2))
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        assert TemporalShift(num_segments=2)(x).dtype == "float16"
+    finally:
+        keras.config.set_dtype_policy("float32")
