@@ -55,7 +55,7 @@ def gains_markdown(gains, top=5, before_label="without attention", after_label="
         raise ValueError(f"top must be >= 1, got {top}")
     header = (
         f"| class | videos | {before_label} (%) | {after_label} (%) | change (points) |\n"
-        "|---|---:|---:|---:|---:|\n"
+        "|---|---|---|---|---|\n"
     )
 
     def rows(selected):
@@ -70,10 +70,10 @@ def gains_markdown(gains, top=5, before_label="without attention", after_label="
     return (
         f"Table 7: the {top} classes whose accuracy increases most ({after_label} vs {before_label})\n\n"
         + header
-        + (rows(increases) or "| (none) | | | | |\n")
+        + (rows(increases) or "| — | — | — | — | — |\n")
         + f"\nTable 8: the {top} classes whose accuracy decreases most\n\n"
         + header
-        + (rows(decreases) or "| (none) | | | | |\n")
+        + (rows(decreases) or "| — | — | — | — | — |\n")
     )
 
 

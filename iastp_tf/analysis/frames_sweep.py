@@ -109,11 +109,8 @@ def plot_sweep(rows, path, title="Accuracy vs. frames at test time (paper Fig. 4
         label="mean class accuracy",
     )
     best = max(rows, key=lambda row: row.top1)
-    axes.annotate(
-        f"best top-1 {100 * best.top1:.1f}% at K={best.frames}",
-        (best.frames, 100 * best.top1),
-        textcoords="offset points", xytext=(0, -18), ha="center", fontsize=8,
-    )
+    axes.plot(best.frames, 100 * best.top1, marker="*", markersize=14, color="tab:red", linestyle="none",
+              label=f"best top-1: {100 * best.top1:.1f}% at K={best.frames}")
     axes.set_xlabel("frames per video at test time (K)")
     axes.set_ylabel("accuracy (%)")
     axes.set_xticks(frames if len(frames) <= 16 else frames[::2])
@@ -124,10 +121,14 @@ def plot_sweep(rows, path, title="Accuracy vs. frames at test time (paper Fig. 4
 
 
 def write_frames_sweep(
-    model, data_dir, output_prefix, frame_counts=DEFAULT_FRAME_COUNTS, split="test", batch_size=4
+    model, data_dir, output_prefix, frame_counts=DEFAULT_FRAME_COUNTS, split="test", batch_size=4,
+    **dataset_kwargs,
 ) -> plotting.WrittenFigure:
-    """Fig. 4(B) for a trained model: ``<output_prefix>.csv`` and ``.png``."""
-    rows = frames_sweep(model, records_dataset_factory(data_dir, split, batch_size), frame_counts)
+    """Fig. 4(B) for a trained model: ``<output_prefix>.csv`` and ``.png``.
+
+    ``dataset_kwargs`` go to ``make_dataset`` (e.g. ``TrainedStream.dataset_kwargs``).
+    """
+    rows = frames_sweep(model, records_dataset_factory(data_dir, split, batch_size, **dataset_kwargs), frame_counts)
     png, table = f"{output_prefix}.png", f"{output_prefix}.csv"
     size = plot_sweep(rows, png)
     write_sweep_csv(rows, table)
