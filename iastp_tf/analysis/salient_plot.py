@@ -228,30 +228,31 @@ def write_salient_fields(
     frames = np.asarray(frames, dtype=np.float32)
     num_frames = frames.shape[0]
     images = display_frames(frames, backbone, modality)
+    image_size = images.shape[1:3]
+    trunk = salient.backbone_trunk(models[0][1])
+    field = receptive_field(trunk)  # the models share the backbone, hence the field
+    grid = tuple(trunk.outputs[-1].shape[1:3])  # (H, W) of the top level
+    h_m, w_m = output_position
     fig6_rows, fig7_rows, records = [], [], []
     for label, model in models:
-        field = receptive_field(salient.backbone_trunk(model))
         attention = salient.attention_matrices(model, frames[None])[0]  # [K·H·W, H·W]
-        positions = attention.shape[1]
-        grid = salient.backbone_trunk(model).outputs[-1].shape[1:3]
-        if grid[0] * grid[1] != positions:
-            raise ValueError(f"{label}: the top tap's grid {grid} does not match A's {positions} columns")
-        scaled = salient.normalized_attention(attention, normalization)  # what the thresholds read
         by_output = salient.salient_for_output(
             attention, num_frames, grid, output_position, output_threshold, normalization
-        )
-        by_frame = salient.salient_for_frame(attention, num_frames, grid, frame, frame_threshold, normalization)
-        column = output_position[0] * grid[1] + output_position[1]
-        fig6_rows.append(SalientRow(label, by_output, float(scaled[:, column].max())))
-        frame_block = scaled[frame * positions : (frame + 1) * positions]
-        fig7_rows.append(SalientRow(label, by_frame, float(frame_block.max())))
+        )  # [K, H, W]
+        by_frame = salient.salient_for_frame(
+            attention, num_frames, grid, frame, frame_threshold, normalization
+        )  # [H_m, W_m, H, W]
+        scores = salient.normalized_attention(attention, normalization).reshape(
+            num_frames, *grid, *grid
+        )  # [K, H, W, H_m, W_m]: what the thresholds read
+        fig6_rows.append(SalientRow(label, by_output, float(scores[..., h_m, w_m].max())))
+        fig7_rows.append(SalientRow(label, by_frame, float(scores[frame].max())))
         for t, h, w in np.argwhere(by_output):
-            records.append(("fig6", label, t, *output_position, h, w, scaled[t * positions + h * grid[1] + w, column],
-                            *field.box(h, w, images.shape[1:3])))
-        for h_m, w_m, h, w in np.argwhere(by_frame):
-            records.append(("fig7", label, frame, h_m, w_m, h, w,
-                            scaled[frame * positions + h * grid[1] + w, h_m * grid[1] + w_m],
-                            *field.box(h, w, images.shape[1:3])))
+            records.append(("fig6", label, t, h_m, w_m, h, w, scores[t, h, w, h_m, w_m],
+                            *field.box(h, w, image_size)))
+        for row, col, h, w in np.argwhere(by_frame):
+            records.append(("fig7", label, frame, row, col, h, w, scores[frame, h, w, row, col],
+                            *field.box(h, w, image_size)))
     table = f"{output_prefix}_salient.csv"
     fig6 = f"{output_prefix}_fig6.png"
     fig7 = f"{output_prefix}_fig7.png"
