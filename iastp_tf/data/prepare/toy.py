@@ -34,50 +34,63 @@ TOY_CLASSES = (
     ("up_fast", (0, -1), (1.4, 2.6)),
 )
 SHAPES = ("circle", "square", "triangle", "diamond", "cross", "ring", "bar", "star")
+# Bright colours (luminance >= 129) on a dark background: flow sees every shape.
 COLOURS_BGR = (
-    (40, 40, 230), (230, 90, 30), (40, 200, 40), (20, 200, 230),
-    (200, 40, 200), (230, 230, 40), (255, 255, 255), (30, 120, 255),
+    (80, 80, 255), (255, 140, 60), (80, 230, 80), (40, 230, 230),
+    (255, 80, 255), (230, 230, 60), (255, 255, 255), (40, 150, 255),
 )
 VIDEO_FORMATS = {"avi": ("MJPG", ".avi"), "mp4": ("mp4v", ".mp4")}
 MAX_PAN_SPEED = 1.5  # pixels per frame at 96 pixels wide.
 
 
 def _background(height: int, width: int, rng: np.random.Generator) -> np.ndarray:
-    """Smooth random texture, uint8 ``[height, width, 3]`` (gives flow something to track)."""
-    noise = rng.normal(0, 1, size=(height // 4 + 2, width // 4 + 2, 3)).astype(np.float32)
+    """Smooth grey random texture, uint8 ``[height, width, 3]`` (gives flow something to track)."""
+    noise = rng.normal(0, 1, size=(height // 4 + 2, width // 4 + 2)).astype(np.float32)
     texture = cv2.resize(noise, (width, height), interpolation=cv2.INTER_CUBIC)
     texture = cv2.GaussianBlur(texture, (0, 0), 1.0)
-    return np.clip(100 + 35 * texture / (texture.std() + 1e-6), 0, 255).astype(np.uint8)
+    grey = np.clip(50 + 14 * texture / (texture.std() + 1e-6), 0, 255).astype(np.uint8)
+    return np.repeat(grey[..., None], 3, axis=-1)
 
 
-def _draw(frame: np.ndarray, shape: str, centre: np.ndarray, radius: float, colour) -> None:
-    """Draws a filled shape with sub-pixel position (4 fractional bits)."""
-    scale = 16
-    cx, cy = (np.asarray(centre) * scale).round().astype(int)
+def _sprite(shape: str, radius: float, colour) -> tuple[np.ndarray, np.ndarray]:
+    """A shape as a textured sprite: colours ``[S, S, 3]`` and alpha ``[S, S]``, centred.
+
+    The fill is a checkerboard of the colour at full and 60% brightness, so
+    flow has texture to follow inside the shape, not only at its edges.
+    """
+    size = 2 * int(math.ceil(1.4 * radius)) + 3
+    centre = (size - 1) / 2
+    alpha = np.zeros((size, size), np.uint8)
+    scale = 16  # 4 fractional bits for cv2's shift argument.
+    cx = cy = int(round(centre * scale))
     r = int(round(radius * scale))
     kwargs = dict(lineType=cv2.LINE_AA, shift=4)
     if shape == "circle":
-        cv2.circle(frame, (cx, cy), r, colour, -1, **kwargs)
+        cv2.circle(alpha, (cx, cy), r, 255, -1, **kwargs)
     elif shape == "ring":
-        cv2.circle(frame, (cx, cy), r * 3 // 4, colour, max(1, round(radius / 2)), **kwargs)
+        cv2.circle(alpha, (cx, cy), r * 3 // 4, 255, max(1, round(radius / 2)), **kwargs)
     else:
         if shape == "square":
             points = [(-1, -1), (1, -1), (1, 1), (-1, 1)]
         elif shape == "triangle":
             points = [(0, -1.1), (1.1, 0.9), (-1.1, 0.9)]
         elif shape == "diamond":
-            points = [(0, -1.2), (1.2, 0), (0, 1.2), (-1.2, 0)]
+            points = [(0, -1.3), (1.3, 0), (0, 1.3), (-1.3, 0)]
         elif shape == "bar":
-            points = [(-1.3, -0.5), (1.3, -0.5), (1.3, 0.5), (-1.3, 0.5)]
+            points = [(-1.3, -0.55), (1.3, -0.55), (1.3, 0.55), (-1.3, 0.55)]
         elif shape == "cross":
-            a, b = 0.35, 1.1
+            a, b = 0.4, 1.2
             points = [(-a, -b), (a, -b), (a, -a), (b, -a), (b, a), (a, a), (a, b), (-a, b),
                       (-a, a), (-b, a), (-b, -a), (-a, -a)]
         else:  # star
-            points = [(math.cos(k * math.pi / 5 - math.pi / 2) * (1.2 if k % 2 == 0 else 0.5),
-                       math.sin(k * math.pi / 5 - math.pi / 2) * (1.2 if k % 2 == 0 else 0.5)) for k in range(10)]
+            points = [(math.cos(k * math.pi / 5 - math.pi / 2) * (1.3 if k % 2 == 0 else 0.6),
+                       math.sin(k * math.pi / 5 - math.pi / 2) * (1.3 if k % 2 == 0 else 0.6)) for k in range(10)]
         polygon = (np.array(points) * r + [cx, cy]).round().astype(np.int32)
-        cv2.fillPoly(frame, [polygon], colour, **kwargs)
+        cv2.fillPoly(alpha, [polygon], 255, **kwargs)
+    ys, xs = np.mgrid[0:size, 0:size]
+    brightness = np.where((xs // 3 + ys // 3) % 2 == 0, 1.0, 0.6)[..., None]  # [S, S, 1]
+    colours = (np.array(colour, np.float32) * brightness).astype(np.float32)  # [S, S, 3]
+    return colours, alpha.astype(np.float32) / 255
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,15 +135,19 @@ def render_toy_video(
     low = np.maximum(radius + 1, radius + 1 - travel)
     high = np.minimum(np.array([width, height]) - radius - 1, np.array([width, height]) - radius - 1 - travel)
     start = rng.uniform(np.minimum(low, high), np.maximum(low, high))
-    shape = SHAPES[video.appearance % len(SHAPES)]
-    colour = COLOURS_BGR[video.appearance % len(COLOURS_BGR)]
+    colours, alpha = _sprite(SHAPES[video.appearance % len(SHAPES)], radius,
+                             COLOURS_BGR[video.appearance % len(COLOURS_BGR)])
+    sprite_centre = (alpha.shape[0] - 1) / 2
     out = np.empty((frames, height, width, 3), np.uint8)
     for t in range(frames):
         offset = np.array([margin, margin]) + pan * t  # Top-left of the view in the texture.
-        warp = np.float32([[1, 0, -offset[0]], [0, 1, -offset[1]]])
-        frame = cv2.warpAffine(texture, warp, (width, height), flags=cv2.INTER_LINEAR)
-        _draw(frame, shape, start + screen_velocity * t, radius, colour)
-        out[t] = frame
+        view = np.float32([[1, 0, -offset[0]], [0, 1, -offset[1]]])
+        frame = cv2.warpAffine(texture, view, (width, height), flags=cv2.INTER_LINEAR).astype(np.float32)
+        x, y = start + screen_velocity * t - sprite_centre  # Sprite's top-left, sub-pixel.
+        place = np.float32([[1, 0, x], [0, 1, y]])
+        sprite = cv2.warpAffine(colours, place, (width, height), flags=cv2.INTER_LINEAR)
+        coverage = cv2.warpAffine(alpha, place, (width, height), flags=cv2.INTER_LINEAR)[..., None]
+        out[t] = np.clip(frame * (1 - coverage) + sprite * coverage + 0.5, 0, 255).astype(np.uint8)
     return out
 
 
