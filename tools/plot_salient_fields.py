@@ -9,7 +9,7 @@
 rebuilds each run's model (e.g. with 1, 2 and 3 scales, one row each), reads
 A for the video's K frames and writes ``<prefix>_fig6.png`` (eq. 17: one output
 position, all frames), ``<prefix>_fig7.png`` (eq. 18: one frame, several output
-positions) and ``<prefix>_salient.csv`` (every selected position and its
+positions) and ``<prefix>.csv`` (every selected position and its
 receptive-field box in input pixels).
 """
 

@@ -211,7 +211,7 @@ def write_salient_fields(
       backbone: backbone name (to show the frames).
       modality: ``"rgb"``, ``"flow"`` or ``"flow_mc"``.
       output_prefix: writes ``<prefix>_fig6.png``, ``<prefix>_fig7.png`` and
-        ``<prefix>_salient.csv``.
+        ``<prefix>.csv``.
       output_position: ``(h_m, w_m)`` of eq. 17 (the paper: the first).
       frame: t of eq. 18 (the paper: the first).
       output_threshold: eq. 17's threshold (0.5).
@@ -253,7 +253,7 @@ def write_salient_fields(
         for row, col, h, w in np.argwhere(by_frame):
             records.append(("fig7", label, frame, row, col, h, w, scores[frame, h, w, row, col],
                             *field.box(h, w, image_size)))
-    table = f"{output_prefix}_salient.csv"
+    table = f"{output_prefix}.csv"
     fig6 = f"{output_prefix}_fig6.png"
     fig7 = f"{output_prefix}_fig7.png"
     size6 = plot_output_fields(images, fig6_rows, field, output_position, fig6, output_threshold)

@@ -153,7 +153,7 @@ def test_salient_fields_tool(tmp_path, trained_run):
                   "--output_threshold=0.9", "--checkpoint=last")
     assert len(_written_pngs(stdout)) == 2
     _assert_pngs(stdout)
-    with open(prefix + "_salient.csv") as f:
+    with open(prefix + ".csv") as f:
         rows = [row for row in csv.DictReader(f) if row["figure"] == "fig6"]
     assert {row["model"] for row in rows} == {"1 scale", "3 scales"}
     _, _, frames = video_frames(data_dir, 3, input_size=SIZE)
@@ -162,3 +162,52 @@ def test_salient_fields_tool(tmp_path, trained_run):
     expected = salient.salient_for_output(attention, 3, (2, 2), (0, 0), 0.9, "column_max")
     got = {(int(r["frame"]), int(r["input_row"]), int(r["input_col"])) for r in rows if r["model"] == "3 scales"}
     assert got == {tuple(int(i) for i in index) for index in np.argwhere(expected)}
+
+
+def _run_demo_figures(demo_dir):
+    result = subprocess.run(
+        ["bash", os.path.join(REPO, "tools", "demo_figures.sh"), str(demo_dir)],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PYTHONPATH": REPO, "PYTHON": sys.executable, "DEMO_FIG4_FRAMES": "1,3"},
+    )
+    return result.returncode, result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_demo_figures_writes_every_figure_of_a_demo_folder(tmp_path, trained_run):
+    import shutil
+
+    data_dir, workdirs = trained_run
+    demo = tmp_path / "demo"
+    shutil.copytree(data_dir, demo / "records")
+    for workdir in workdirs:
+        shutil.copytree(workdir, demo / "runs" / os.path.basename(workdir))
+    labels, before, after = designed_predictions()
+    baseline = demo / "runs" / "tsn"
+    (baseline / "eval_test").mkdir(parents=True)
+    (baseline / "operative_config.gin").write_text("build_stream_model.attention = 'none'\n")
+    (baseline / "last.weights.h5").write_bytes(b"")  # only the scores are read
+    write_score_file(baseline / "eval_test" / "scores.npz", labels, before, seed=1)
+    (demo / "runs" / "scales3" / "eval_test").mkdir()
+    write_score_file(demo / "runs" / "scales3" / "eval_test" / "scores.npz", labels, after, seed=2)
+
+    returncode, output = _run_demo_figures(demo)
+    assert returncode == 0, output[-3000:]
+    figures = demo / "figures"
+    for name in ("fig4_frames_sweep.png", "fig4_frames_sweep.csv", "fig5_confusion_diff.png",
+                 "fig5_confusion_diff.csv", "tables7_8_class_gains.md", "tables7_8_class_gains.csv",
+                 "salient_fig6.png", "salient_fig7.png", "salient.csv"):
+        assert (figures / name).stat().st_size > 0, name
+    _assert_pngs(output)
+    assert f"figures are in {figures}" in output
+    assert "| Archery | 10 | 50.0 | 90.0 | +40.0 |" in (figures / "tables7_8_class_gains.md").read_text()
+
+
+def test_demo_figures_says_what_is_missing(tmp_path):
+    (tmp_path / "empty").mkdir()
+    returncode, output = _run_demo_figures(tmp_path / "empty")
+    assert returncode != 0
+    assert "no RGB run with pyramid attention" in output
+    assert "without attention" in output and "no figure could be drawn" in output
+    returncode, output = _run_demo_figures(tmp_path / "absent")
+    assert returncode != 0 and "run 'make demo'" in output
