@@ -13,7 +13,8 @@ from batch 0. This loop uses one code path for every strategy:
   the Keras optimizer;
 * training runs in intervals of ``checkpoint_every`` iterations; after each,
   a ``tf.train.Checkpoint`` of the model, the optimizer (its iteration count is
-  the learning-rate schedule's state) and, optionally, the input iterator is
+  the learning-rate schedule's state), the dropout seed generators and,
+  optionally, the input iterator is
   written, so a killed run restarted with the same workdir continues at the
   last interval boundary; with the iterator checkpointed and deterministic
   input it ends with the same weights as an uninterrupted run;
@@ -178,7 +179,10 @@ def run_training(
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     iterator = iter(strategy.experimental_distribute_dataset(dataset.with_options(options)))
-    tracked = {"model": model, "optimizer": optimizer}
+    # Keras seed generators (dropout) are not trackable objects: keep their
+    # states explicitly so that a resumed run draws the same masks.
+    random_states = [v for v in model.non_trainable_variables if "seed_generator" in v.path]
+    tracked = {"model": model, "optimizer": optimizer, "random_states": random_states}
     if checkpoint_input:
         tracked["data"] = iterator
     checkpoint = tf.train.Checkpoint(**tracked)
