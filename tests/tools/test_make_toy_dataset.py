@@ -1,0 +1,87 @@
+"""tools/make_toy_dataset.py: real video files whose class is their motion."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from iastp_tf.data.prepare import splits, toy
+from tests.data.prepare import videos
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _run_tool(*args):
+    return subprocess.run([sys.executable, os.path.join(ROOT, "tools", "make_toy_dataset.py"), *args],
+                          capture_output=True, text=True, check=True, cwd=ROOT)
+
+
+def _tree_bytes(directory):
+    out = {}
+    for root, _, files in os.walk(directory):
+        for name in files:
+            path = os.path.join(root, name)
+            out[os.path.relpath(path, directory)] = open(path, "rb").read()
+    return out
+
+
+def test_tool_writes_a_ucf101_style_tree_deterministically(tmp_path):
+    args = ["--num_classes=4", "--videos_per_class=4", "--frames=6", "--size=48x32", "--seed=3"]
+    result = _run_tool(f"--output_dir={tmp_path / 'a'}", *args)
+    assert "wrote 16 videos of 4 classes" in result.stdout
+    _run_tool(f"--output_dir={tmp_path / 'b'}", *args)
+    _run_tool(f"--output_dir={tmp_path / 'c'}", *args[:-1], "--seed=4", "--format=mp4")
+    a, b, c = (_tree_bytes(tmp_path / n) for n in "abc")
+    assert a == b
+    assert sorted(k for k in a if k.endswith(".avi")) == sorted(k.replace(".mp4", ".avi") for k in c if k.endswith(".mp4"))
+    assert a["classInd.txt"] == b"1 right_slow\n2 left_slow\n3 down_slow\n4 up_slow\n"
+
+    index = splits.read_ucf101(str(tmp_path / "a"), 1)
+    assert index.failures == [] and len(index.entries) == 16
+    assert sum(e.split == "test" for e in index.entries) == 4  # one group in four, per class
+    folder = splits.read_folder(str(tmp_path / "c"))
+    assert folder.class_names == sorted(index.class_names) and len(folder.entries) == 16
+    frames = videos.opencv_frames(tmp_path / "c" / "up_slow" / "v_up_slow_g01_c01.mp4")
+    assert frames.shape == (6, 32, 48, 3)
+
+
+@pytest.mark.parametrize("camera_pan", [False, True])
+def test_the_shape_moves_with_its_class_velocity(tmp_path, camera_pan):
+    info = toy.make_toy_dataset(str(tmp_path), num_classes=8, videos_per_class=2, frames=8, size=(96, 72),
+                                camera_pan=camera_pan, appearance_correlation=1.0)
+    for relative, truth in info["videos"].items():
+        name, (dx, dy), speeds = toy.TOY_CLASSES[truth.class_index]
+        assert relative.startswith(name + "/")
+        speed = np.hypot(*truth.velocity)
+        assert speeds[0] <= speed <= speeds[1]
+        assert np.allclose(np.array(truth.velocity) / speed, (dx, dy))
+        assert (np.hypot(*truth.pan) > 0) == camera_pan
+        # Follow the shape in the decoded file: coloured, or white, on a dark grey background.
+        frames = videos.opencv_frames(tmp_path / relative).astype(int)
+        centroids = []
+        for frame in frames:
+            ys, xs = np.nonzero((frame.max(axis=-1) - frame.min(axis=-1) > 60) | (frame.min(axis=-1) > 120))
+            centroids.append((xs.mean(), ys.mean()))
+        on_screen = (np.array(centroids[-1]) - centroids[0]) / (len(frames) - 1)
+        np.testing.assert_allclose(on_screen, np.array(truth.velocity) - truth.pan, atol=0.35)
+
+
+def test_appearance_agrees_with_the_class_only_partly():
+    truths = toy.toy_videos(num_classes=6, videos_per_class=200, seed=0, camera_pan=False,
+                            appearance_correlation=0.65, width=96)
+    agree = np.mean([t.appearance == t.class_index for t in truths])
+    assert 0.65 < agree < 0.77  # 0.65 + 0.35 / 6 expected
+    with pytest.raises(ValueError, match="num_classes"):
+        toy.make_toy_dataset("unused", num_classes=9)
+
+
+def test_corrupt_option_lists_bad_files(tmp_path):
+    info = toy.make_toy_dataset(str(tmp_path), num_classes=2, videos_per_class=2, frames=4, size=(32, 24),
+                                corrupt=True)
+    bad = [path for path, _ in info["train"] if "_g9" in path]
+    assert len(bad) == 3
+    sizes = [os.path.getsize(tmp_path / p) if os.path.exists(tmp_path / p) else None for p in bad]
+    assert sizes[0] > 0 and sizes[1] == 0 and sizes[2] is None
+    assert all(p in (tmp_path / "trainlist01.txt").read_text() for p in bad)
