@@ -223,8 +223,8 @@ def run_training(
             logs.update({f"val_{name}": value for name, value in validation_fn(model).items()})
         headline = logs["val_headline"] if validation_fn is not None else -logs["loss"]
         manager.save(checkpoint_number=step)
+        model.save_weights(os.path.join(own_dir, LAST_WEIGHTS))
         if chief:
-            model.save_weights(os.path.join(own_dir, LAST_WEIGHTS))
             if headline > best:
                 best = headline
                 model.save_weights(os.path.join(own_dir, BEST_WEIGHTS))

@@ -59,3 +59,13 @@ def initial_weights(seed=1) -> list[np.ndarray]:
 
     keras.utils.set_random_seed(seed)
     return [np.asarray(w) for w in build_stream_model().get_weights()]
+
+
+def worker_weights_path(workdir) -> str:
+    """This process's last weights: the chief's in workdir, other workers' in their scratch folder."""
+    import json
+
+    task = json.loads(os.environ.get("TF_CONFIG", "{}")).get("task", {})
+    if task.get("index", 0) == 0:
+        return os.path.join(workdir, "last.weights.h5")
+    return os.path.join(workdir, "workers", f"worker_{task['index']}", "last.weights.h5")
