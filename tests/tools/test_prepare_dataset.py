@@ -1,0 +1,129 @@
+"""tools/prepare_dataset.py end to end: toy tree, arbitrary files, kill and resume."""
+
+import glob
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from iastp_tf.data import features
+from iastp_tf.data.prepare import runner, splits, toy
+from tests.data.prepare import videos
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TOOL = os.path.join(ROOT, "tools", "prepare_dataset.py")
+
+
+def _command(*args):
+    return [sys.executable, TOOL, "--progress=false", *args]
+
+
+def _shards(directory):
+    return {os.path.basename(p): open(p, "rb").read() for p in glob.glob(os.path.join(directory, "*.tfrecord"))}
+
+
+def test_toy_tree_as_ucf101_and_as_folder(tmp_path):
+    toy.make_toy_dataset(str(tmp_path / "toy"), num_classes=3, videos_per_class=4, frames=5, size=(32, 24),
+                         corrupt=True)
+    result = subprocess.run(
+        _command("--dataset=ucf101", f"--videos_dir={tmp_path / 'toy'}", f"--output_dir={tmp_path / 'ucf'}",
+                 "--resize=none", "--workers=2", "--flow_compensation", "--tvl1_scales=2", "--tvl1_warps=2"),
+        capture_output=True, text=True, errors="replace", cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "records per split {'train': 9, 'test': 3}" in result.stdout
+    assert "3 videos could not be prepared" in result.stdout
+    info = json.loads((tmp_path / "ucf" / "dataset.json").read_text())
+    assert info["class_names"] == ["right_slow", "left_slow", "down_slow"]
+    assert info["flow"] == {"method": "tvl1", "bound": 20.0, "compensated": True}
+    assert info["frame_size"] == [24, 32] and info["failures"] == 3
+    assert "--dataset=ucf101" in info["command"] and info["versions"]["tensorflow"] == tf.__version__
+    assert len((tmp_path / "ucf" / "failures.txt").read_text().splitlines()) == 3
+
+    result = subprocess.run(
+        _command("--dataset=folder", f"--videos_dir={tmp_path / 'toy'}", f"--output_dir={tmp_path / 'folder'}",
+                 "--resize=40x30", "--flow=farneback", "--workers=0", "--test_fraction=0.25"),
+        capture_output=True, text=True, errors="replace", cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    info = json.loads((tmp_path / "folder" / "dataset.json").read_text())
+    assert info["class_names"] == ["down_slow", "left_slow", "right_slow"]  # sorted folder names
+    assert info["frame_size"] == [30, 40] and info["flow"]["method"] == "farneback"
+    # 15 files: 12 good + truncated + empty in right_slow; every 4th file of a class is held out.
+    assert info["splits"]["train"] + info["splits"]["test"] == 12 and info["failures"] == 2
+
+
+def test_folder_of_arbitrary_mp4_and_avi_files(tmp_path):
+    clips = {
+        "cats/a.mp4": ("mp4v", videos.textured_translation(5, 40, 56, (1, 0), seed=1), 30.0),
+        "cats/b.avi": ("MJPG", videos.textured_translation(9, 36, 64, (0, 1), seed=2), 12.5),
+        "dogs/c.avi": ("XVID", videos.textured_translation(3, 48, 48, (-1, 1), seed=3), 25.0),
+        "dogs/d.mp4": ("mp4v", videos.textured_translation(4, 30, 40, (1, 1), seed=4), 24.0),
+    }
+    for relative, (fourcc, frames, fps) in clips.items():
+        (tmp_path / "in" / relative).parent.mkdir(parents=True, exist_ok=True)
+        videos.write_video(tmp_path / "in" / relative, frames, fourcc, fps)
+    result = subprocess.run(
+        _command("--dataset=folder", f"--videos_dir={tmp_path / 'in'}", f"--output_dir={tmp_path / 'out'}",
+                 "--short_side=24", "--flow=none", "--test_fraction=0", "--workers=0"),
+        capture_output=True, text=True, errors="replace", cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    info = json.loads((tmp_path / "out" / "dataset.json").read_text())
+    assert info["splits"] == {"train": 4} and info["frame_size"] is None and info["short_side"] == 24
+    seen = {}
+    for serialized in tf.data.TFRecordDataset(str(tmp_path / "out" / "train-00000-of-00001.tfrecord")):
+        example = tf.train.SequenceExample.FromString(serialized.numpy())
+        context = example.context.feature
+        media_id = context[features.MEDIA_ID].bytes_list.value[0].decode()
+        seen[media_id] = (
+            len(example.feature_lists.feature_list[features.IMAGE_ENCODED].feature),
+            context[features.HEIGHT].int64_list.value[0],
+            context[features.WIDTH].int64_list.value[0],
+            round(context[features.FRAME_RATE].float_list.value[0], 2),
+        )
+    assert seen == {
+        "cats/a": (5, 24, round(56 * 24 / 40), 30.0),
+        "cats/b": (9, 24, round(64 * 24 / 36), 12.5),
+        "dogs/c": (3, 24, 24, 25.0),
+        "dogs/d": (4, 24, 32, 24.0),
+    }
+
+
+@pytest.mark.slow
+def test_killed_tool_resumes_to_the_same_records(tmp_path):
+    toy.make_toy_dataset(str(tmp_path / "toy"), num_classes=4, videos_per_class=6, frames=12, size=(64, 48))
+    args = ["--dataset=ucf101", f"--videos_dir={tmp_path / 'toy'}", "--resize=none", "--num_shards=6",
+            "--workers=1"]
+    index = splits.read_ucf101(str(tmp_path / "toy"), 1)
+    options = runner.PrepareOptions(resize=None)
+    runner.prepare_dataset(index, str(tmp_path / "whole"), videos_dir=str(tmp_path / "toy"), options=options,
+                           num_shards=6, progress=False)
+
+    killed = tmp_path / "killed"
+    process = subprocess.Popen(_command(*args, f"--output_dir={killed}"), cwd=ROOT, start_new_session=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    partial = killed / runner.PARTIAL_DIR
+    while time.monotonic() < deadline and process.poll() is None:
+        if glob.glob(str(partial / "*.done.json")) and glob.glob(str(partial / "*.rec")):
+            break
+        time.sleep(0.02)
+    assert process.poll() is None, "the run finished before it could be killed"
+    os.killpg(process.pid, signal.SIGKILL)  # The tool and its worker, mid-run.
+    process.wait()
+    assert not (killed / "dataset.json").exists()
+    kept = len(glob.glob(str(partial / "*.rec")))
+
+    result = subprocess.run(_command(*args, f"--output_dir={killed}"), capture_output=True, text=True, errors="replace", cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-2000:]
+    processed = int(result.stdout.split(" videos processed")[0].rsplit(" ", 1)[1])
+    assert processed <= len(index.entries) - kept - 1  # finished shards and videos not redone
+    assert _shards(killed) == _shards(tmp_path / "whole")
+    assert json.loads((killed / "dataset.json").read_text())["splits"] == {"train": 20, "test": 4}
