@@ -62,7 +62,7 @@ def decode_jpegs(encoded, indices, channels, window=None):
 
     Args:
       encoded: tf.string ``[T]`` JPEGs of one plane, all the same size.
-      indices: int32 ``[...]`` frames to decode (any shape; flattened).
+      indices: int32 ``[...]`` frames to decode (any static shape; flattened).
       channels: 3 for RGB, 1 for flow fields.
       window: optional int32 ``[4]`` crop ``[y, x, height, width]``; only that
         region is decoded (``tf.io.decode_and_crop_jpeg``). Pixels equal those
@@ -73,13 +73,14 @@ def decode_jpegs(encoded, indices, channels, window=None):
     Returns:
       uint8 ``[N, h, w, channels]`` with N = number of indices.
     """
-    chosen = tf.gather(encoded, tf.reshape(indices, [-1]))  # [N]
-
-    def decode(jpeg):
-        if window is None:
-            return tf.io.decode_jpeg(jpeg, channels=channels)
-        return tf.io.decode_and_crop_jpeg(jpeg, window, channels=channels)
-
-    return tf.map_fn(
-        decode, chosen, fn_output_signature=tf.TensorSpec([None, None, channels], tf.uint8)
-    )
+    count = indices.shape.num_elements()
+    if count is None:
+        raise ValueError(f"indices must have a static shape, got {indices.shape}")
+    chosen = tf.unstack(tf.gather(encoded, tf.reshape(indices, [count])), num=count)
+    # One op per frame (N is small and static) rather than a tf.map_fn loop:
+    # no loop overhead, and the decodes can run in parallel.
+    if window is None:
+        frames = [tf.io.decode_jpeg(jpeg, channels=channels) for jpeg in chosen]
+    else:
+        frames = [tf.io.decode_and_crop_jpeg(jpeg, window, channels=channels) for jpeg in chosen]
+    return tf.stack(frames)  # [N, h, w, channels]

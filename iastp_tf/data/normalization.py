@@ -10,6 +10,7 @@ Each backbone expects the input convention of its pretrained weights:
 | tiny | x / 127.5 - 1 | x / 127.5 - 1 |
 """
 
+import numpy as np
 import tensorflow as tf
 
 _CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)
@@ -40,29 +41,68 @@ def default_input_size(backbone):
     return _INPUT_SIZE[backbone]
 
 
+def input_affine(backbone, modality, channels):
+    """The normalisation as one affine map of each pixel's channels.
+
+    ``normalize(x) = x @ kernel + bias`` over the last axis: the kernel holds
+    the channel order (RGB -> BGR within each frame of a snippet) and the
+    scale, the bias the mean. One map lets the input pipeline fold the flip
+    into the normalisation (:func:`iastp_tf.data.augmentation.mirror_affine`).
+
+    Args:
+      backbone: a backbone name (see :func:`default_input_size`).
+      modality: ``"rgb"``, ``"flow"`` or ``"flow_mc"``.
+      channels: C; a multiple of 3 for RGB.
+
+    Returns:
+      ``(kernel [C, C], bias [C])`` float32 NumPy arrays.
+    """
+    if backbone not in _INPUT_SIZE:
+        raise ValueError(f"backbone must be one of {tuple(_INPUT_SIZE)}, got {backbone!r}")
+    if modality not in MODALITIES:
+        raise ValueError(f"modality must be one of {MODALITIES}, got {modality!r}")
+    if modality == "rgb" and channels % 3:
+        raise ValueError(f"RGB frames need a multiple of 3 channels, got {channels}")
+    if backbone in _SCALED_TO_UNIT:
+        return np.eye(channels, dtype=np.float32) / 127.5, np.full(channels, -1.0, np.float32)
+    if modality != "rgb":
+        return np.eye(channels, dtype=np.float32), np.full(channels, -128.0, np.float32)
+    to_bgr = np.eye(3, dtype=np.float32)[::-1]  # input channel c -> output channel 2 - c
+    kernel = np.kron(np.eye(channels // 3, dtype=np.float32), to_bgr)  # per frame of the snippet
+    bias = -np.tile(np.array(_BGR_MEAN[backbone], np.float32), channels // 3)
+    return kernel, bias
+
+
+def apply_affine(frames, kernel, bias):
+    """``frames @ kernel + bias`` over the last axis, as one fused 1x1 convolution.
+
+    Args:
+      frames: float32 ``[..., C]``.
+      kernel: ``[C, C]``; bias: ``[C]``.
+
+    Returns:
+      float32, the shape of ``frames``.
+    """
+    channels = frames.shape[-1]
+    pixels = tf.reshape(frames, [1, -1, 1, channels])  # [1, pixels, 1, C]: fastest layout for the conv
+    kernel = tf.reshape(tf.cast(kernel, tf.float32), [1, 1, channels, channels])
+    mapped = tf.nn.bias_add(tf.nn.conv2d(pixels, kernel, 1, "VALID"), tf.cast(bias, tf.float32))
+    return tf.ensure_shape(tf.reshape(mapped, tf.shape(frames)), frames.shape)
+
+
 def normalize(frames, backbone, modality):
     """Maps 0..255 frames to the backbone's input convention.
 
     Args:
-      frames: ``[..., C]`` uint8 or float, values 0..255. RGB frames may be
-        snippets of several frames stacked on channels (C = 3L, frame-major);
-        flow frames have any number of channels.
+      frames: ``[..., C]`` uint8 or float, values 0..255, C known statically.
+        RGB frames may be snippets of several frames stacked on channels
+        (C = 3L, frame-major); flow frames have any number of channels.
       backbone: a backbone name (see :func:`default_input_size`).
       modality: ``"rgb"``, ``"flow"`` or ``"flow_mc"``.
 
     Returns:
       float32 frames of the same shape.
     """
-    if backbone not in _INPUT_SIZE:
-        raise ValueError(f"backbone must be one of {tuple(_INPUT_SIZE)}, got {backbone!r}")
-    if modality not in MODALITIES:
-        raise ValueError(f"modality must be one of {MODALITIES}, got {modality!r}")
     frames = tf.cast(frames, tf.float32)
-    if backbone in _SCALED_TO_UNIT:
-        return frames / 127.5 - 1.0
-    if modality != "rgb":
-        return frames - 128.0
-    shape = tf.shape(frames)
-    rgb = tf.reshape(frames, tf.concat([shape[:-1], [-1, 3]], 0))  # [..., L, 3]
-    bgr = tf.reverse(rgb, axis=[-1]) - tf.constant(_BGR_MEAN[backbone], tf.float32)
-    return tf.ensure_shape(tf.reshape(bgr, shape), frames.shape)
+    kernel, bias = input_affine(backbone, modality, frames.shape[-1])
+    return apply_affine(frames, kernel, bias)

@@ -20,7 +20,7 @@ import os
 import gin
 import tensorflow as tf
 
-from iastp_tf.data import augmentation, decoder, sampling, snippets
+from iastp_tf.data import augmentation, decoder, normalization, sampling, snippets
 from iastp_tf.data.normalization import MODALITIES, default_input_size, normalize
 
 SAMPLINGS = ("segments", "dense")
@@ -225,13 +225,9 @@ class _ClipMaker:
         for modality in self.modalities:
             height, width = tf.unstack(decoder.frame_size(video[modality], starts[0, 0]))
             window = augmentation.multiscale_crop_window(height, width, crop_seed)
-            clip = self._decode_snippets(video[modality], starts, modality, window)
-            clip = tf.cond(
-                flip,
-                lambda clip=clip, modality=modality: augmentation.flip_left_right(clip, modality),
-                lambda clip=clip: clip,
-            )
-            frames[modality] = self._finish(clip, modality)  # [K, S, S, C]
+            planes = self._decode_planes(video[modality], starts, modality, window)
+            clip = self._snippets(planes, modality)  # [K, S, S, C]
+            frames[modality] = self._flip_and_normalize(clip, modality, flip)
         return self._frames_output(frames), self._labels(video)
 
     def test_example(self, serialized):
@@ -243,21 +239,19 @@ class _ClipMaker:
             height, width = tf.unstack(decoder.frame_size(video[modality], starts[0, 0]))
             if self.test_crops == 1:
                 window = augmentation.center_crop_window(height, width)
-                views = [self._decode_snippets(video[modality], starts, modality, window)]
+                views = [self._snippets(self._decode_planes(video[modality], starts, modality, window), modality)]
             else:
-                full = self._decode_snippets(video[modality], starts, modality, window=None, resize=False)
+                planes = self._decode_planes(video[modality], starts, modality, window=None)
                 windows = augmentation.test_crop_windows(height, width, 5)
-                crops = [
-                    augmentation.resize_frames(augmentation.crop_frames(full, windows[i]), self.input_size)
-                    for i in range(5)
-                ]
+                crops = [self._snippets(planes, modality, windows[i]) for i in range(5)]
                 views = crops + [augmentation.flip_left_right(crop, modality) for crop in crops]
             clips = tf.stack(views, axis=1)  # [clips*K, crops, S, S, C]
             clips = tf.reshape(  # [clips, K, crops, S, S, C]
                 clips, [-1, self.num_segments, len(views), self.input_size, self.input_size, self._channels(modality)]
             )
             clips = tf.transpose(clips, [0, 2, 1, 3, 4, 5])  # [clips, crops, K, S, S, C]
-            frames[modality] = self._finish(clips, modality, self._num_test_views)  # [V, K, S, S, C]
+            clips = tf.reshape(clips, [self._num_test_views] + self._clip_shape(modality))  # [V, K, S, S, C]
+            frames[modality] = normalize(clips, self.backbone, modality)
         return self._frames_output(frames), self._labels(video), video["media_id"]
 
     @property
@@ -283,42 +277,72 @@ class _ClipMaker:
             seed=seed,
         )
 
-    def _decode_snippets(self, encoded, starts, modality, window, resize=True):
-        """Decodes the snippets at ``starts`` and stacks them on channels.
+    def _decode_planes(self, encoded, starts, modality, window):
+        """Decodes the frames of the snippets at ``starts``.
 
         Args:
           encoded: tf.string ``[P, T]`` JPEG planes of one modality.
           starts: int32 ``[clips, K]`` snippet starts.
           modality: the modality of ``encoded``.
           window: int32 ``[4]`` crop window decoded, or None for whole frames.
-          resize: resize to ``[S, S]`` (float32) or keep the decoded size (uint8).
 
         Returns:
-          ``[clips*K, S, S, C]`` snippets, C = 3L (RGB) or 2L (flow).
+          P uint8 tensors ``[clips*K*L, h, w, c]`` (c = 3 RGB, 1 flow).
         """
-        new_length = self.new_lengths[modality]
-        indices = snippets.snippet_indices(starts, new_length, tf.shape(encoded)[1])  # [clips, K, L]
-        planes = []
-        for plane in tf.unstack(encoded, num=len(decoder.FRAME_KEYS[modality])):
-            frames = decoder.decode_jpegs(plane, indices, decoder.JPEG_CHANNELS[modality], window)
-            shape = tf.shape(frames)
-            # [clips*K, L, h, w, c]
-            planes.append(tf.reshape(frames, tf.concat([[-1, new_length], shape[1:]], 0)))
+        indices = snippets.snippet_indices(starts, self.new_lengths[modality], tf.shape(encoded)[1])
+        return [
+            decoder.decode_jpegs(plane, indices, decoder.JPEG_CHANNELS[modality], window)
+            for plane in tf.unstack(encoded, num=len(decoder.FRAME_KEYS[modality]))
+        ]
+
+    def _snippets(self, planes, modality, window=None):
+        """Crops (optionally), resizes and stacks decoded planes into snippets.
+
+        Args:
+          planes: from :meth:`_decode_planes`.
+          modality: their modality.
+          window: int32 ``[4]`` region of the decoded frames to keep, or None.
+
+        Returns:
+          float32 ``[clips*K, S, S, C]``, values 0..255.
+        """
+        size, new_length = self.input_size, self.new_lengths[modality]
+        if window is not None:
+            planes = [augmentation.crop_frames(plane, window) for plane in planes]
+        resized = [augmentation.resize_frames(plane, size) for plane in planes]  # [clips*K*L, S, S, c]
         if modality == "rgb":
-            stacked = snippets.stack_frames(planes[0])
-        else:
-            stacked = snippets.stack_flow(*planes)  # [clips*K, h, w, 2L]
-        return augmentation.resize_frames(stacked, self.input_size) if resize else stacked
+            stacked = snippets.stack_frames(tf.reshape(resized[0], [-1, new_length, size, size, 3]))
+        else:  # resized before interleaving: x and y stay one-channel images until the end
+            flow_x, flow_y = (tf.reshape(plane, [-1, new_length, size, size]) for plane in resized)
+            stacked = snippets.interleave_flow(flow_x, flow_y)
+        return tf.ensure_shape(stacked, [None, size, size, self._channels(modality)])
 
-    def _finish(self, clips, modality, num_views=None):
-        """Normalises clips and fixes their static shape.
+    def _flip_and_normalize(self, clip, modality, flip):
+        """``normalize(flip_left_right(clip))`` where ``flip``, else ``normalize(clip)``.
+
+        Fused for speed: the flip's channel fix-up and the normalisation are one
+        affine map (see :func:`iastp_tf.data.augmentation.mirror_affine`), so a
+        flip costs a single reversal of the width and channel axes.
+
+        Args:
+          clip: float32 ``[K, S, S, C]``, values 0..255.
+          modality: the modality of ``clip``.
+          flip: scalar bool tensor.
 
         Returns:
-          ``[K, S, S, C]``, or ``[num_views, K, S, S, C]`` when ``num_views`` is given.
+          float32 ``[K, S, S, C]``.
         """
-        shape = [self.num_segments, self.input_size, self.input_size, self._channels(modality)]
-        clips = tf.reshape(clips, shape if num_views is None else [num_views] + shape)
-        return normalize(clips, self.backbone, modality)
+        channels = self._channels(modality)
+        plain = normalization.input_affine(self.backbone, modality, channels)
+        mirrored = augmentation.compose_affine(augmentation.mirror_affine(channels, modality), plain)
+        clip = tf.cond(flip, lambda: tf.reverse(clip, axis=[-2, -1]), lambda: clip)
+        kernel = tf.where(flip, mirrored[0], plain[0])
+        bias = tf.where(flip, mirrored[1], plain[1])
+        return tf.ensure_shape(normalization.apply_affine(clip, kernel, bias), self._clip_shape(modality))
+
+    def _clip_shape(self, modality):
+        """``[K, S, S, C]`` of one view."""
+        return [self.num_segments, self.input_size, self.input_size, self._channels(modality)]
 
     def _channels(self, modality):
         """C of a snippet: 3L for RGB, 2L for flow."""

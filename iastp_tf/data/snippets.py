@@ -38,19 +38,26 @@ def stack_frames(frames):
       ``[N, H, W, L*C]`` with channels (frame 0: c0..c_{C-1}, frame 1: ...).
     """
     shape = tf.shape(frames)
-    stacked = tf.transpose(frames, [0, 2, 3, 1, 4])  # [N, H, W, L, C]
-    return tf.reshape(stacked, tf.concat([shape[:1], shape[2:4], [-1]], 0))  # [N, H, W, L*C]
+    if frames.shape[1] != 1:
+        frames = tf.transpose(frames, [0, 2, 3, 1, 4])  # [N, H, W, L, C]
+    return tf.reshape(frames, tf.concat([shape[:1], shape[2:4], [-1]], 0))  # [N, H, W, L*C]
 
 
-def stack_flow(flow_x, flow_y):
-    """Interleaves the x and y fields of each snippet: x0, y0, x1, y1, ...
+def interleave_flow(flow_x, flow_y):
+    """Interleaves the x and y fields of each snippet on channels: x0, y0, x1, y1, ...
+
+    The fields are first stacked plane by plane (contiguous copies) and then
+    moved to the channel axis in one transpose; concatenating one-channel
+    images on the last axis directly is several times slower in TensorFlow.
 
     Args:
-      flow_x: ``[N, L, H, W, 1]`` horizontal components.
-      flow_y: ``[N, L, H, W, 1]`` vertical components.
+      flow_x: ``[N, L, H, W]`` horizontal components.
+      flow_y: ``[N, L, H, W]`` vertical components.
 
     Returns:
       ``[N, H, W, 2L]``.
     """
-    pairs = tf.concat([flow_x, flow_y], axis=-1)  # [N, L, H, W, 2]
-    return stack_frames(pairs)
+    shape = tf.shape(flow_x)
+    planes = tf.stack([flow_x, flow_y], axis=2)  # [N, L, 2, H, W]
+    planes = tf.reshape(planes, tf.concat([shape[:1], [-1], shape[2:]], 0))  # [N, 2L, H, W]
+    return tf.transpose(planes, [0, 2, 3, 1])  # [N, H, W, 2L]
