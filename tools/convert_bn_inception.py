@@ -11,7 +11,9 @@ holding ``<prefix>/data.pkl``, a pickle of the state dict in which every tensor
 is ``torch._utils._rebuild_tensor_v2(storage, offset, size, stride, ...)`` and
 every storage a persistent id ``('storage', torch.FloatStorage, key, location,
 numel)`` whose bytes are ``<prefix>/data/<key>`` (little-endian unless
-``<prefix>/byteorder`` says otherwise). The reader below unpickles only those
+``<prefix>/byteorder`` says otherwise). Older files (the legacy format, in
+which the widely shared BN-Inception weights were saved) are a run of pickles
+followed by the raw storages; both are read. The reader unpickles only those
 names (plus ``collections.OrderedDict``), rebuilds the arrays with NumPy, maps
 ``<layer>.weight``/``.bias`` of convolutions (``[O, I, kh, kw]`` -> ``[kh, kw,
 I, O]``) and ``<layer>.weight``/``.bias``/``.running_mean``/``.running_var`` of
@@ -22,6 +24,7 @@ are not part of the backbone and are skipped.
 """
 
 import collections
+import dataclasses
 import pickle
 import zipfile
 
@@ -42,6 +45,9 @@ _STORAGE_DTYPES = {
     "ByteStorage": np.uint8,
     "BoolStorage": np.bool_,
 }
+_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
+_LEGACY_PROTOCOL = 1001
+_ENDIAN = {"little": "<", "big": ">"}
 _SKIPPED_PREFIXES = ("last_linear.", "fc.")
 _SKIPPED_SUFFIXES = (".num_batches_tracked",)
 _BATCH_NORM_KEYS = ("weight", "bias", "running_mean", "running_var")
@@ -54,15 +60,41 @@ class _StorageType:
         self.dtype = np.dtype(_STORAGE_DTYPES[name])
 
 
-def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=False,
-                       backward_hooks=None, metadata=None):
-    """NumPy version of ``torch._utils._rebuild_tensor_v2``: a strided view, copied."""
-    del requires_grad, backward_hooks, metadata
-    item = storage.itemsize
-    view = np.lib.stride_tricks.as_strided(
-        storage[storage_offset:], shape=tuple(size), strides=tuple(s * item for s in stride)
-    )
-    return np.array(view)
+@dataclasses.dataclass(frozen=True)
+class _StorageRef:
+    """A persistent id: storage ``key`` of ``dtype``, or a view into it."""
+
+    key: str
+    dtype: np.dtype
+    view_offset: int = 0
+    view_size: int | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class _TensorRef:
+    """A tensor waiting for its storage's bytes (legacy files put them after the pickle)."""
+
+    storage: _StorageRef
+    offset: int
+    size: tuple
+    stride: tuple
+
+    def materialize(self, storages: dict) -> np.ndarray:
+        """NumPy version of torch's ``_rebuild_tensor``: a strided view, copied."""
+        base = storages[self.storage.key][self.storage.view_offset:]
+        if self.storage.view_size is not None:
+            base = base[: self.storage.view_size]
+        view = np.lib.stride_tricks.as_strided(
+            base[self.offset:], shape=tuple(self.size),
+            strides=tuple(step * base.itemsize for step in self.stride),
+        )
+        return np.array(view)
+
+
+def _rebuild_tensor(storage, storage_offset, size, stride, *unused):
+    """Stands for ``torch._utils._rebuild_tensor`` and ``_rebuild_tensor_v2``."""
+    del unused  # requires_grad, backward hooks, metadata
+    return _TensorRef(storage, storage_offset, tuple(size), tuple(stride))
 
 
 def _rebuild_parameter(data, requires_grad=False, backward_hooks=None):
@@ -73,18 +105,16 @@ def _rebuild_parameter(data, requires_grad=False, backward_hooks=None):
 class _CheckpointUnpickler(pickle.Unpickler):
     """Unpickles a state dict, allowing only the names a tensor checkpoint uses."""
 
-    def __init__(self, file, archive, prefix, byteorder):
+    def __init__(self, file):
         super().__init__(file)
-        self._archive = archive
-        self._prefix = prefix
-        self._byteorder = byteorder
-        self._storages = {}
+        self.storage_dtypes = {}
 
     def find_class(self, module, name):
         if (module, name) == ("collections", "OrderedDict"):
             return collections.OrderedDict
-        if (module, name) == ("torch._utils", "_rebuild_tensor_v2"):
-            return _rebuild_tensor_v2
+        if (module, name) in (("torch._utils", "_rebuild_tensor_v2"),
+                              ("torch._utils", "_rebuild_tensor")):
+            return _rebuild_tensor
         if (module, name) == ("torch._utils", "_rebuild_parameter"):
             return _rebuild_parameter
         if module == "torch" and name in _STORAGE_DTYPES:
@@ -95,52 +125,99 @@ class _CheckpointUnpickler(pickle.Unpickler):
         )
 
     def persistent_load(self, pid):
-        if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage"):
+        # zip: ('storage', type, key, location, numel);
+        # legacy: ('storage', type, key, location, numel, view or None).
+        if not (isinstance(pid, tuple) and len(pid) in (5, 6) and pid[0] == "storage"):
             raise pickle.UnpicklingError(f"unexpected persistent id {pid!r}")
-        _, storage_type, key, _location, numel = pid
-        if key not in self._storages:
-            raw = self._archive.read(f"{self._prefix}/data/{key}")
-            dtype = storage_type.dtype.newbyteorder("<" if self._byteorder == "little" else ">")
-            array = np.frombuffer(raw, dtype=dtype, count=numel)
-            self._storages[key] = array.astype(storage_type.dtype.newbyteorder("="))
-        return self._storages[key]
+        storage_type, key = pid[1], str(pid[2])
+        self.storage_dtypes[key] = storage_type.dtype
+        view = pid[5] if len(pid) == 6 else None
+        if view is None:
+            return _StorageRef(key, storage_type.dtype)
+        _view_key, view_offset, view_size = view
+        return _StorageRef(key, storage_type.dtype, view_offset, view_size)
 
 
-def read_torch_checkpoint(path: str) -> dict:
-    """Reads a PyTorch zip checkpoint into ``{name: np.ndarray}`` without torch.
-
-    A top-level ``{"state_dict": ...}`` wrapper and a ``module.`` prefix
-    (``DataParallel``) are removed.
-
-    Raises:
-      ValueError: the file is not a zip checkpoint or holds something other
-        than tensors.
-    """
-    if not zipfile.is_zipfile(path):
-        raise ValueError(
-            f"{path} is not a zip checkpoint (torch >= 1.6 format); re-save it with "
-            "torch.save(torch.load(path), new_path) first"
-        )
+def _read_zip(path: str):
+    """``(state, storages)`` of a zip checkpoint (torch >= 1.6)."""
     with zipfile.ZipFile(path) as archive:
         pickles = [n for n in archive.namelist() if n.endswith("/data.pkl")]
         if len(pickles) != 1:
             raise ValueError(f"{path}: expected one <prefix>/data.pkl, found {pickles}")
         prefix = pickles[0][: -len("/data.pkl")]
-        names = set(archive.namelist())
         byteorder = "little"
-        if f"{prefix}/byteorder" in names:
+        if f"{prefix}/byteorder" in archive.namelist():
             byteorder = archive.read(f"{prefix}/byteorder").decode().strip()
         with archive.open(pickles[0]) as file:
-            state = _CheckpointUnpickler(file, archive, prefix, byteorder).load()
+            unpickler = _CheckpointUnpickler(file)
+            state = unpickler.load()
+        storages = {}
+        for key, dtype in unpickler.storage_dtypes.items():
+            raw = archive.read(f"{prefix}/data/{key}")
+            storages[key] = _native(np.frombuffer(raw, dtype.newbyteorder(_ENDIAN[byteorder])))
+    return state, storages
+
+
+def _read_legacy(path: str):
+    """``(state, storages)`` of a pre-1.6 checkpoint: pickles, then raw storages.
+
+    Layout: magic number, protocol version, system info, the state-dict pickle,
+    the sorted list of storage keys, then per key an int64 element count and
+    the storage's bytes.
+    """
+    with open(path, "rb") as file:
+        try:
+            magic = _CheckpointUnpickler(file).load()
+        except (pickle.UnpicklingError, EOFError, ValueError):
+            magic = None
+        if magic != _LEGACY_MAGIC:
+            raise ValueError(f"{path} is neither a zip nor a legacy PyTorch checkpoint")
+        version = _CheckpointUnpickler(file).load()
+        if version != _LEGACY_PROTOCOL:
+            raise ValueError(f"{path}: unsupported legacy protocol version {version}")
+        system = _CheckpointUnpickler(file).load()
+        endian = _ENDIAN["little" if system.get("little_endian", True) else "big"]
+        unpickler = _CheckpointUnpickler(file)
+        state = unpickler.load()
+        keys = _CheckpointUnpickler(file).load()
+        storages = {}
+        for key in keys:
+            count = int(np.frombuffer(file.read(8), np.dtype("i8").newbyteorder(endian))[0])
+            dtype = unpickler.storage_dtypes[str(key)].newbyteorder(endian)
+            storages[str(key)] = _native(np.frombuffer(file.read(count * dtype.itemsize), dtype))
+    return state, storages
+
+
+def _native(array: np.ndarray) -> np.ndarray:
+    return array.astype(array.dtype.newbyteorder("="))
+
+
+def read_torch_checkpoint(path: str) -> dict:
+    """Reads a PyTorch checkpoint into ``{name: np.ndarray}`` without torch.
+
+    Both the zip format (torch >= 1.6) and the legacy one (older files, such as
+    the widely shared BN-Inception ImageNet weights) are read. A top-level
+    ``{"state_dict": ...}`` wrapper and a ``module.`` prefix (``DataParallel``)
+    are removed.
+
+    Raises:
+      ValueError: the file is not a PyTorch checkpoint or holds something
+        other than tensors.
+      pickle.UnpicklingError: the pickle refers to anything but tensors.
+    """
+    if zipfile.is_zipfile(path):
+        state, storages = _read_zip(path)
+    else:
+        state, storages = _read_legacy(path)
     if isinstance(state, dict) and "state_dict" in state:
         state = state["state_dict"]
     if not isinstance(state, dict):
         raise ValueError(f"{path}: expected a state dict, got {type(state).__name__}")
     tensors = {}
     for name, value in state.items():
-        if not isinstance(value, np.ndarray):
+        if not isinstance(value, _TensorRef):
             raise ValueError(f"{path}: entry {name!r} is not a tensor")
-        tensors[name.removeprefix("module.")] = value
+        tensors[name.removeprefix("module.")] = value.materialize(storages)
     return tensors
 
 

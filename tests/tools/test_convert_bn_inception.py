@@ -1,12 +1,16 @@
-"""Round trip through tools/convert_bn_inception.py with a checkpoint written byte by byte.
+"""Round trip through tools/convert_bn_inception.py with checkpoints written byte by byte.
 
-The checkpoint follows PyTorch's zip serialisation: ``archive/data.pkl`` is a
-protocol-2 pickle of an ``OrderedDict`` whose tensors are
-``torch._utils._rebuild_tensor_v2((storage pid), offset, size, stride, False,
-OrderedDict())`` and whose storages are persistent ids ``('storage',
+The zip checkpoint follows PyTorch's serialisation (torch >= 1.6):
+``archive/data.pkl`` is a protocol-2 pickle of an ``OrderedDict`` whose tensors
+are ``torch._utils._rebuild_tensor_v2((storage pid), offset, size, stride,
+False, OrderedDict())`` and whose storages are persistent ids ``('storage',
 torch.FloatStorage, key, 'cpu', numel)`` with raw little-endian bytes in
-``archive/data/<key>``. The pickle opcodes are written here by hand, so
-neither torch nor the converter's reader produce the file under test.
+``archive/data/<key>``. The legacy file (older torch) is the pickles of the
+magic number 0x1950a86a20f9469cfc6c, protocol 1001 and a system-info dict, the
+same state-dict pickle with 6-tuple ids (the last item a view, None), the
+pickled list of storage keys, then per key an int64 element count and the
+bytes. The pickle opcodes are written here by hand, so neither torch nor the
+converter's reader produce the files under test.
 """
 
 import struct
@@ -36,6 +40,13 @@ class _PickleWriter:
     def integer(self, value):
         self.out += b"J" + struct.pack("<i", value)  # BININT
 
+    def long(self, value):
+        data = value.to_bytes((value.bit_length() + 8) // 8, "little", signed=True)
+        self.out += b"\x8a" + bytes([len(data)]) + data  # LONG1
+
+    def stop(self):
+        self.out += b"."  # STOP
+
     def int_tuple(self, values):
         self.out += b"("  # MARK
         for value in values:
@@ -46,7 +57,7 @@ class _PickleWriter:
         self.global_("collections", "OrderedDict")
         self.out += b")R"  # EMPTY_TUPLE, REDUCE
 
-    def tensor(self, storage_type, key, numel, offset, shape, stride):
+    def tensor(self, storage_type, key, numel, offset, shape, stride, legacy=False):
         self.global_("torch._utils", "_rebuild_tensor_v2")
         self.out += b"("  # MARK: the call's arguments
         self.out += b"("  # MARK: the persistent id
@@ -55,6 +66,8 @@ class _PickleWriter:
         self.string(key)
         self.string("cpu")
         self.integer(numel)
+        if legacy:
+            self.out += b"N"  # NONE: no view
         self.out += b"tQ"  # TUPLE, BINPERSID
         self.integer(offset)
         self.int_tuple(shape)
@@ -72,12 +85,8 @@ def _contiguous_stride(shape):
     return stride
 
 
-def write_checkpoint(path, tensors, shared=()):
-    """Writes ``{name: array}`` as a PyTorch zip checkpoint.
-
-    ``shared`` lists groups of 1-D float32 names stored one after another in a
-    single storage (offsets exercised); every other tensor gets its own storage.
-    """
+def _state_dict_pickle(tensors, shared, legacy):
+    """``(pickle bytes, {storage key: little-endian array})`` for ``tensors``."""
     writer = _PickleWriter()
     writer.empty_ordered_dict()
     storages = {}
@@ -98,14 +107,53 @@ def write_checkpoint(path, tensors, shared=()):
         storage_type = "LongStorage" if array.dtype == np.int64 else "FloatStorage"
         writer.string(name)
         writer.tensor(storage_type, key, storages[key].size, offset, array.shape,
-                      _contiguous_stride(array.shape))
-    writer.out += b"u."  # SETITEMS, STOP
+                      _contiguous_stride(array.shape), legacy=legacy)
+    writer.out += b"u"  # SETITEMS
+    writer.stop()
+    return bytes(writer.out), storages
+
+
+def write_checkpoint(path, tensors, shared=()):
+    """Writes ``{name: array}`` as a PyTorch zip checkpoint.
+
+    ``shared`` lists groups of 1-D float32 names stored one after another in a
+    single storage (offsets exercised); every other tensor gets its own storage.
+    """
+    data_pkl, storages = _state_dict_pickle(tensors, shared, legacy=False)
     with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
-        archive.writestr("archive/data.pkl", bytes(writer.out))
+        archive.writestr("archive/data.pkl", data_pkl)
         archive.writestr("archive/byteorder", "little")
         for key, data in storages.items():
             archive.writestr(f"archive/data/{key}", data.tobytes())
         archive.writestr("archive/version", "3\n")
+
+
+def write_legacy_checkpoint(path, tensors, shared=()):
+    """Writes ``{name: array}`` in PyTorch's legacy (pre-1.6) format."""
+    header = _PickleWriter()
+    header.long(0x1950A86A20F9469CFC6C)  # magic number
+    header.stop()
+    header.out += b"\x80\x02"
+    header.integer(1001)  # protocol version
+    header.stop()
+    header.out += b"\x80\x02}("  # system info: EMPTY_DICT, MARK
+    header.string("protocol_version")
+    header.integer(1001)
+    header.string("little_endian")
+    header.out += b"\x88"  # NEWTRUE
+    header.out += b"u"  # SETITEMS
+    header.stop()
+    state, storages = _state_dict_pickle(tensors, shared, legacy=True)
+    keys = _PickleWriter()
+    keys.out += b"]("  # EMPTY_LIST, MARK
+    for key in sorted(storages):
+        keys.string(key)
+    keys.out += b"e"  # APPENDS
+    keys.stop()
+    with open(path, "wb") as f:
+        f.write(bytes(header.out) + state + bytes(keys.out))
+        for key in sorted(storages):
+            f.write(struct.pack("<q", storages[key].size) + storages[key].tobytes())
 
 
 def _torch_state_dict(network, rng):
@@ -126,13 +174,14 @@ def _torch_state_dict(network, rng):
 
 
 @pytest.mark.slow
-def test_round_trip_every_weight(tmp_path):
+@pytest.mark.parametrize("writer", [write_checkpoint, write_legacy_checkpoint])
+def test_round_trip_every_weight(writer, tmp_path):
     network, _ = bn_inception.build_features(input_size=64)
     tensors = _torch_state_dict(network, np.random.default_rng(0))
     statistics = [(f"{n}.running_mean", f"{n}.running_var")
                   for n in ("conv1_7x7_s2_bn", "inception_5b_pool_proj_bn")]
     checkpoint = tmp_path / "bn_inception.pth"
-    write_checkpoint(checkpoint, tensors, shared=statistics)
+    writer(checkpoint, tensors, shared=statistics)
 
     output = tmp_path / "bn_inception.weights.h5"
     convert_bn_inception.convert_checkpoint(str(checkpoint), str(output))
@@ -152,7 +201,8 @@ def test_round_trip_every_weight(tmp_path):
     assert compared == len(loaded.weights) == 4 * 69 + 2 * 69  # 69 conv + BN pairs
 
 
-def test_reader_handles_offsets_strides_and_scalars(tmp_path):
+@pytest.mark.parametrize("writer", [write_checkpoint, write_legacy_checkpoint])
+def test_reader_handles_offsets_strides_and_scalars(writer, tmp_path):
     tensors = {
         "a": np.arange(6, dtype=np.float32),
         "b": np.arange(4, dtype=np.float32) + 10,
@@ -160,7 +210,7 @@ def test_reader_handles_offsets_strides_and_scalars(tmp_path):
         "n": np.array(5, dtype=np.int64),
     }
     path = tmp_path / "small.pth"
-    write_checkpoint(path, tensors, shared=[("a", "b")])
+    writer(path, tensors, shared=[("a", "b")])
     read = convert_bn_inception.read_torch_checkpoint(str(path))
     assert list(read) == ["a", "b", "w", "n"]
     for name, array in tensors.items():
@@ -191,7 +241,7 @@ def test_refuses_pickles_that_are_not_state_dicts(tmp_path):
         archive.writestr("archive/data.pkl", b"\x80\x02cos\nsystem\nX\x02\x00\x00\x00lsR.")
     with pytest.raises(Exception, match="os.system"):
         convert_bn_inception.read_torch_checkpoint(str(path))
-    legacy = tmp_path / "legacy.pth"
+    legacy = tmp_path / "not_a_checkpoint.pth"
     legacy.write_bytes(b"\x80\x02}q\x00.")
-    with pytest.raises(ValueError, match="not a zip checkpoint"):
+    with pytest.raises(ValueError, match="neither a zip nor a legacy"):
         convert_bn_inception.read_torch_checkpoint(str(legacy))
