@@ -8,7 +8,6 @@ import subprocess
 import sys
 import time
 
-import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -28,6 +27,7 @@ def _shards(directory):
     return {os.path.basename(p): open(p, "rb").read() for p in glob.glob(os.path.join(directory, "*.tfrecord"))}
 
 
+@pytest.mark.slow
 def test_toy_tree_as_ucf101_and_as_folder(tmp_path):
     toy.make_toy_dataset(str(tmp_path / "toy"), num_classes=3, videos_per_class=4, frames=5, size=(32, 24),
                          corrupt=True)
@@ -121,7 +121,8 @@ def test_killed_tool_resumes_to_the_same_records(tmp_path):
     assert not (killed / "dataset.json").exists()
     kept = len(glob.glob(str(partial / "*.rec")))
 
-    result = subprocess.run(_command(*args, f"--output_dir={killed}"), capture_output=True, text=True, errors="replace", cwd=ROOT)
+    result = subprocess.run(_command(*args, f"--output_dir={killed}"), capture_output=True, text=True,
+                            errors="replace", cwd=ROOT)
     assert result.returncode == 0, result.stderr[-2000:]
     processed = int(result.stdout.split(" videos processed")[0].rsplit(" ", 1)[1])
     assert processed <= len(index.entries) - kept - 1  # finished shards and videos not redone

@@ -40,18 +40,22 @@ def decode_jpeg(data: bytes, grey: bool = False) -> np.ndarray:
     return image
 
 
-def resize_quantized_flow(
-    quantized: np.ndarray, height: int, width: int, scale: float
-) -> np.ndarray:
-    """Resizes one quantised flow component and rescales its displacements.
+def stored_flow_fields(flow_x, flow_y, source_size, size):
+    """Yields stored flow as float displacements at another frame size.
 
     Args:
-      quantized: uint8 ``[h, w]`` flow component (bound 20).
-      height, width: output size.
-      scale: output size over input size along this component's axis.
+      flow_x, flow_y: grayscale JPEGs of the quantised x and y components.
+      source_size: ``(height, width)`` they were extracted at.
+      size: ``(height, width)`` wanted; displacements scale with the size
+        along their own axis.
 
-    Returns:
-      float32 ``[height, width]`` displacements in output pixels.
+    Yields:
+      float32 ``[height, width, 2]`` per field.
     """
-    flow = records.dequantize_flow(quantized)
-    return video_lib.resize_frame(flow, height, width) * scale
+    (source_height, source_width), (height, width) = source_size, size
+    for x_jpeg, y_jpeg in zip(flow_x, flow_y):
+        components = []
+        for jpeg, scale in ((x_jpeg, width / source_width), (y_jpeg, height / source_height)):
+            flow = records.dequantize_flow(decode_jpeg(jpeg, grey=True))  # [h, w] pixels
+            components.append(video_lib.resize_frame(flow, height, width) * scale)
+        yield np.stack(components, axis=-1)  # [height, width, 2]

@@ -206,16 +206,7 @@ def rawframes_record(directory: str, entry: splits.VideoEntry, options: PrepareO
         flow_x = [rawframes.read_bytes(p) for p in flow_x_paths[:count]]
         flow_y = [rawframes.read_bytes(p) for p in flow_y_paths[:count]]
         if resized or options.flow_compensation:
-            fields = (
-                np.stack(
-                    [
-                        rawframes.resize_quantized_flow(rawframes.decode_jpeg(x, grey=True), height, width, width / source_width),
-                        rawframes.resize_quantized_flow(rawframes.decode_jpeg(y, grey=True), height, width, height / source_height),
-                    ],
-                    axis=-1,
-                )
-                for x, y in zip(flow_x, flow_y)
-            )
+            fields = rawframes.stored_flow_fields(flow_x, flow_y, (source_height, source_width), (height, width))
             recoded = _flow_jpegs(fields, options)
             flows = (recoded[:2] if resized else (flow_x, flow_y)) + recoded[2:]
         else:

@@ -114,7 +114,8 @@ def test_charades_multi_label(tmp_path):
     header = "id,subject,scene,quality,relevance,verified,script,objects,descriptions,actions,length\n"
     (tmp_path / "Charades_v1_train.csv").write_text(
         header
-        + '46GP8,HR43,Kitchen,6,7,Yes,"A person cooks.",food,"A person cooks.","c092 11.90 21.20;c147 0.00 12.60",24.83\n'
+        + '46GP8,HR43,Kitchen,6,7,Yes,"A person cooks.",food,"A person cooks.",'
+        + '"c092 11.90 21.20;c147 0.00 12.60",24.83\n'
         + "N11GT,0KZ7,Stairs,6,7,Yes,x,y,z,c098 8.60 14.20;c075 0.00 13.20;c098 20.0 22.0,14.25\n"
         + "EMPTY,0KZ7,Stairs,6,7,Yes,x,y,z,,14.25\n"
         + "BAD01,0KZ7,Stairs,6,7,Yes,x,y,z,c999 1 2,14.25\n"
