@@ -85,6 +85,8 @@ def test_levels_at_the_paper_input_size(backbone, levels):
     model = build_stream_model(backbone, num_scales=3)
     layer = next(l for l in model.layers if isinstance(l, PyramidAttention))
     assert [tuple(t.shape) for t in layer.input] == [(None, None, *level) for level in levels]
+    size = 299 if backbone == "inception_resnet_v2" else 224
+    assert model(_frames(1, 1, size), training=False).shape == (1, 101)
 
 
 @pytest.mark.parametrize("backbone", ["vgg16", "bn_inception", "resnet50"])
