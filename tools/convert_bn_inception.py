@@ -222,7 +222,7 @@ def read_torch_checkpoint(path: str) -> dict:
 
 
 def _expected_tensors(network: keras.Model) -> dict:
-    """``{checkpoint name: (layer, weight index, Keras shape, torch-to-Keras transform)}``."""
+    """``{checkpoint name: (layer, index into layer.weights, torch-to-Keras transform)}``."""
     expected = {}
     for layer in network.layers:
         if isinstance(layer, keras.layers.Conv2D):
@@ -266,7 +266,7 @@ def map_state_dict(tensors: dict, network: keras.Model) -> None:
 
 
 def convert_checkpoint(checkpoint: str, output: str) -> int:
-    """Converts ``checkpoint`` (PyTorch zip) into Keras weights at ``output``.
+    """Converts ``checkpoint`` (PyTorch, zip or legacy) into Keras weights at ``output``.
 
     Args:
       checkpoint: path of the PyTorch BN-Inception ImageNet state dict.
@@ -283,7 +283,7 @@ def convert_checkpoint(checkpoint: str, output: str) -> int:
     return len(network.weights)
 
 
-_CHECKPOINT = flags.DEFINE_string("checkpoint", None, "PyTorch BN-Inception checkpoint (.pth, zip).")
+_CHECKPOINT = flags.DEFINE_string("checkpoint", None, "PyTorch BN-Inception checkpoint (.pth, zip or legacy format).")
 _OUTPUT = flags.DEFINE_string("output", None, "Keras weights file to write (*.weights.h5).")
 flags.mark_flags_as_required(["checkpoint", "output"])
 
