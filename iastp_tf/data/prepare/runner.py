@@ -21,6 +21,7 @@ a resumed run cannot mix two different preparations.
 """
 
 import concurrent.futures
+import concurrent.futures.process
 import dataclasses
 import hashlib
 import json
@@ -165,9 +166,8 @@ def video_record(path: str, entry: splits.VideoEntry, options: PrepareOptions) -
     Raises:
       video_lib.VideoError: the video cannot be read.
     """
-    frames, frame_rate = video_lib.read_video(path)
-    height, width = video_lib.target_size(*frames.shape[1:3], options.resize, options.short_side)
-    frames = np.stack([video_lib.resize_frame(f, height, width) for f in frames])  # [T, h, w, 3]
+    frames, frame_rate = video_lib.read_video(path, options.resize, options.short_side)  # [T, h, w, 3]
+    height, width = frames.shape[1:3]
     flows = ((), (), (), ())
     if options.flow != "none":
         flows = _flow_jpegs(_estimated_flow(frames, options), options)
@@ -528,7 +528,14 @@ def _run_pool(jobs, workers: int, finish) -> None:
             done, _ = concurrent.futures.wait(in_flight, return_when=concurrent.futures.FIRST_COMPLETED)
             for future in done:
                 split, shard = in_flight.pop(future)
-                finish(split, shard, future.result())
+                try:
+                    result = future.result()
+                except concurrent.futures.process.BrokenProcessPool as error:
+                    raise RuntimeError(
+                        "a worker process died (killed, out of memory, or a crash inside OpenCV); "
+                        "finished videos are kept: run the same command again to resume"
+                    ) from error
+                finish(split, shard, result)
                 for next_split, next_shard, job in pending:
                     in_flight[pool.submit(_process, job)] = (next_split, next_shard)
                     break

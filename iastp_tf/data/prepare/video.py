@@ -21,14 +21,18 @@ class VideoError(Exception):
     """A video that cannot be prepared; the message is one line for failures.txt."""
 
 
-def read_video(path: str) -> tuple[np.ndarray, float]:
-    """Decodes every frame of a video file.
+def read_video(
+    path: str, resize: Sequence[int] | None = None, short_side: int | None = None
+) -> tuple[np.ndarray, float]:
+    """Decodes every frame of a video file, resizing each as it is decoded.
 
     Args:
       path: a video file OpenCV can read (FFmpeg backend).
+      resize, short_side: output size, as in ``target_size`` (default: the
+        source size). Resizing frame by frame keeps memory at the output size.
 
     Returns:
-      frames: uint8 ``[T, H, W, 3]``, BGR.
+      frames: uint8 ``[T, H, W, 3]``, BGR, at the output size.
       frame_rate: frames per second from the container (0.0 when unknown).
 
     Raises:
@@ -45,16 +49,19 @@ def read_video(path: str) -> tuple[np.ndarray, float]:
             raise VideoError("cannot open video (corrupt or unsupported container/codec)")
         declared = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
         frame_rate = float(capture.get(cv2.CAP_PROP_FPS))
-        frames = []
+        frames, source_shape, size = [], None, None
         while True:
             ok, frame = capture.read()
             if not ok:
                 break
             if frame.ndim == 2:
                 frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
-            if frames and frame.shape != frames[0].shape:
+            if source_shape is None:
+                source_shape = frame.shape
+                size = target_size(frame.shape[0], frame.shape[1], resize, short_side)
+            elif frame.shape != source_shape:
                 raise VideoError(f"frame size changes at frame {len(frames)}")
-            frames.append(frame)
+            frames.append(resize_frame(frame, *size))
     finally:
         capture.release()
     if not frames:
