@@ -65,3 +65,12 @@ def test_unknown_spatial_size_and_mixed_precision():
         assert TemporalShift(num_segments=2)(x).dtype == "float16"
     finally:
         keras.config.set_dtype_policy("float32")
+
+
+def test_xla_matches_eager():
+    import tensorflow as tf
+
+    layer = TemporalShift(num_segments=3)
+    x = np.random.default_rng(2).normal(size=(6, 2, 2, 16)).astype(np.float32)
+    compiled = tf.function(layer, jit_compile=True)
+    np.testing.assert_array_equal(compiled(x), _expected_shift(x, 3, fold=2))
