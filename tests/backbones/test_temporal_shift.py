@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from iastp_tf.backbones.temporal_shift import TemporalShift
 
@@ -68,8 +69,6 @@ def test_unknown_spatial_size_and_mixed_precision():
 
 
 def test_xla_matches_eager():
-    import tensorflow as tf
-
     layer = TemporalShift(num_segments=3)
     x = np.random.default_rng(2).normal(size=(6, 2, 2, 16)).astype(np.float32)
     compiled = tf.function(layer, jit_compile=True)
