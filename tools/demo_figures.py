@@ -12,8 +12,8 @@ finds the training runs and score files under ``--demo_dir`` and writes into
 * Figs. 6/7: ``salient_fig6.png``, ``salient_fig7.png``, ``salient.csv``
   from every RGB run with pyramid attention (1, 2, 3 scales: one row each). When
   the paper's thresholds select nothing (a briefly trained model's attention is
-  still nearly uniform), ``salient_relative_*`` are written as well, with the
-  thresholds read relative to each column's peak.
+  still nearly uniform), ``salient_relative_*`` are written as well, with each
+  column of A rescaled to 0..1 and a threshold of 0.9 (near the column's peak).
 
 A missing input skips its figure with a message saying what to run; the
 program fails only when nothing at all could be drawn.
@@ -104,10 +104,10 @@ def _salient_figures(pyramid, data_dir, figures):
         selected = sum(1 for _ in f) - 1
     if selected == 0:
         print("[demo_figures] the paper's thresholds (0.5, 0.7) select no position: the toy models' attention "
-              "is nearly uniform; also drawing thresholds relative to each column's peak (salient_relative_*)")
+              "is nearly uniform; also drawing each column rescaled to 0..1 with threshold 0.9 (salient_relative_*)")
         written += write_salient_fields(models, frames, trained[0].backbone, trained[0].modality,
                                         os.path.join(figures, "salient_relative"), output_threshold=0.9,
-                                        frame_threshold=0.9, normalization="column_max")
+                                        frame_threshold=0.9, normalization="column_range")
     return written
 
 

@@ -31,7 +31,7 @@ _FRAME = flags.DEFINE_integer("frame", 0, "Eq. 18's frame t (0-based).")
 _OUTPUT_THRESHOLD = flags.DEFINE_float("output_threshold", 0.5, "Eq. 17's threshold.")
 _FRAME_THRESHOLD = flags.DEFINE_float("frame_threshold", 0.7, "Eq. 18's threshold.")
 _NORMALIZATION = flags.DEFINE_enum(
-    "normalization", "none", NORMALIZATIONS, "'none': A as is (the paper); 'column_max': relative to each column's peak."
+    "normalization", "none", NORMALIZATIONS, "'none': A as is (the paper); 'column_range': each column rescaled to 0..1 first."
 )
 _CHECKPOINT = flags.DEFINE_string("checkpoint", "best", "'best', 'last' or a weights file.")
 flags.mark_flags_as_required(["workdirs", "data_dir", "output_prefix"])

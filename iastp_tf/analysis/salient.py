@@ -17,10 +17,11 @@ The thresholds apply to the entries of A exactly as the layer produces them
 equations name no further normalisation. Because every column has unit L2 norm,
 at most three entries of a column can exceed 0.5 and at most two can exceed
 0.7, so the figures mark a few peaks of attention, as the paper's do.
-``normalization="column_max"`` divides each column by its largest entry first,
-so that the threshold becomes relative to the strongest position (at least one
-position per column is then selected) — an option for barely trained models
-whose attention is still nearly uniform, not the paper's definition.
+``normalization="column_range"`` first rescales each column linearly so that
+its smallest entry becomes 0 and its largest 1, so that the threshold becomes
+a fraction of the column's range (the column's peak is always selected) — an
+option for briefly trained models whose attention is still nearly uniform
+(entries close to ``1/sqrt(K·H·W)``), not the paper's definition.
 """
 
 import keras
@@ -28,15 +29,17 @@ import numpy as np
 
 from iastp_tf.layers import PyramidAttention
 
-NORMALIZATIONS = ("none", "column_max")
+NORMALIZATIONS = ("none", "column_range")
 
 
 def normalized_attention(attention, normalization):
     """``attention`` ``[K·H·W, H·W]`` as the thresholds read it."""
     if normalization not in NORMALIZATIONS:
         raise ValueError(f"normalization must be one of {NORMALIZATIONS}, got {normalization!r}")
-    if normalization == "column_max":
-        return attention / np.max(attention, axis=0, keepdims=True)
+    if normalization == "column_range":
+        low = np.min(attention, axis=0, keepdims=True)
+        high = np.max(attention, axis=0, keepdims=True)
+        return (attention - low) / np.maximum(high - low, np.finfo(np.float32).tiny)
     return attention
 
 
@@ -64,8 +67,8 @@ def salient_for_output(
       output_position: ``(h_m, w_m)``, 0-based; the paper's eq. 17 uses the
         first, ``(0, 0)``.
       threshold: entries above it are salient (the paper: 0.5).
-      normalization: ``"none"`` (the paper) or ``"column_max"`` (see the module
-        docstring).
+      normalization: ``"none"`` (the paper) or ``"column_range"`` (see the
+        module docstring).
 
     Returns:
       bool ``[K, H, W]``: ``True`` where ``A[t·H·W + h·W + w, m] > threshold``.
@@ -88,7 +91,7 @@ def salient_for_frame(attention, num_frames, grid, frame=0, threshold=0.7, norma
       grid: ``(H, W)`` of the top level.
       frame: t, 0-based; the paper's eq. 18 uses the first, 0.
       threshold: entries above it are salient (the paper: 0.7).
-      normalization: ``"none"`` (the paper) or ``"column_max"``.
+      normalization: ``"none"`` (the paper) or ``"column_range"``.
 
     Returns:
       bool ``[H_m, W_m, H, W]``: entry ``[h_m, w_m, h, w]`` is

@@ -32,8 +32,9 @@ class SalientRow:
     Attributes:
       label: row title, e.g. ``"3 scales"``.
       mask: bool ``[K, H, W]`` (Fig. 6) or ``[H_m, W_m, H, W]`` (Fig. 7).
-      peak: the largest attention value the threshold was compared with, shown
-        in the row title so that an empty row explains itself.
+      peak: the largest entry of A (as the layer gives it) among those the
+        selection read, shown in the row title so that an empty row explains
+        itself.
     """
 
     label: str
@@ -69,7 +70,7 @@ def display_frames(frames, backbone, modality) -> np.ndarray:
 
 
 def _draw_position(axes, field, row, col, image_size, color):
-    """Receptive-field outline and filled centre cell of one position."""
+    """Receptive-field outline and filled centre cell of one position (patches clipped to the frame)."""
     top, left, bottom, right = field.box(row, col, image_size)
     axes.add_patch(
         Rectangle((left, top), right - left, bottom - top, fill=False, edgecolor=color, linewidth=0.9,
@@ -82,12 +83,15 @@ def _draw_position(axes, field, row, col, image_size, color):
 
 def _image_axes(axes, image, title):
     axes.imshow(image)
+    axes.set_xlim(-0.5, image.shape[1] - 0.5)  # patches past the border must not widen the view
+    axes.set_ylim(image.shape[0] - 0.5, -0.5)
+    axes.set_autoscale_on(False)
     axes.set_xticks([])
     axes.set_yticks([])
     axes.set_title(title, fontsize=8)
 
 
-def plot_output_fields(images, rows, field: ReceptiveField, output_position, path, threshold):
+def plot_output_fields(images, rows, field: ReceptiveField, output_position, path, criterion):
     """Fig. 6 (eq. 17): per model, the frames' salient fields for one output position.
 
     Args:
@@ -96,7 +100,7 @@ def plot_output_fields(images, rows, field: ReceptiveField, output_position, pat
       field: receptive field of the top level's positions.
       output_position: ``(h_m, w_m)``; its own centre is marked on every frame.
       path: PNG to write.
-      threshold: shown in the title.
+      criterion: the selection rule for the title, e.g. ``"A > 0.5"``.
 
     Returns:
       ``(width, height)`` of the PNG.
@@ -113,16 +117,16 @@ def plot_output_fields(images, rows, field: ReceptiveField, output_position, pat
                 _draw_position(axes, field, h, w, image_size, color)
             y, x = field.center(*output_position)
             axes.plot(x, y, marker="+", color="white", markersize=8)
-        grid[r, 0].set_ylabel(f"{row.label}\n{int(row.mask.sum())} salient, max {row.peak:.2f}", fontsize=8)
+        grid[r, 0].set_ylabel(f"{row.label}\n{int(row.mask.sum())} salient, max A {row.peak:.3f}", fontsize=8)
     figure.suptitle(
         f"Salient receptive fields for output position {tuple(int(v) for v in output_position)} "
-        f"(eq. 17, A > {threshold})",
+        f"(eq. 17, {criterion})",
         fontsize=10,
     )
     return plotting.save_png(figure, path)
 
 
-def plot_frame_fields(image, rows, field: ReceptiveField, positions, path, frame, threshold):
+def plot_frame_fields(image, rows, field: ReceptiveField, positions, path, frame, criterion):
     """Fig. 7 (eq. 18): per model, one frame's salient fields for several output positions.
 
     Args:
@@ -132,7 +136,7 @@ def plot_frame_fields(image, rows, field: ReceptiveField, positions, path, frame
       positions: the output positions ``(h_m, w_m)`` to show, one column each.
       path: PNG to write.
       frame: the frame's index, shown in the title.
-      threshold: shown in the title.
+      criterion: the selection rule for the title, e.g. ``"A > 0.7"``.
 
     Returns:
       ``(width, height)`` of the PNG.
@@ -148,9 +152,9 @@ def plot_frame_fields(image, rows, field: ReceptiveField, positions, path, frame
                 _draw_position(axes, field, h, w, image_size, color)
             y, x = field.center(h_m, w_m)
             axes.plot(x, y, marker="*", color="white", markeredgecolor="black", markersize=9)
-        grid[r, 0].set_ylabel(f"{row.label}\nmax {row.peak:.2f}", fontsize=8)
+        grid[r, 0].set_ylabel(f"{row.label}\nmax A {row.peak:.3f}", fontsize=8)
     figure.suptitle(
-        f"Salient receptive fields of frame {frame + 1} for each output position (eq. 18, A > {threshold})",
+        f"Salient receptive fields of frame {frame + 1} for each output position (eq. 18, {criterion})",
         fontsize=10,
     )
     return plotting.save_png(figure, path)
@@ -216,7 +220,7 @@ def write_salient_fields(
       frame: t of eq. 18 (the paper: the first).
       output_threshold: eq. 17's threshold (0.5).
       frame_threshold: eq. 18's threshold (0.7).
-      normalization: ``"none"`` (the paper) or ``"column_max"``
+      normalization: ``"none"`` (the paper) or ``"column_range"``
         (see :mod:`iastp_tf.analysis.salient`).
       max_positions: output positions shown in Fig. 7, spread over the grid.
 
@@ -245,8 +249,9 @@ def write_salient_fields(
         scores = salient.normalized_attention(attention, normalization).reshape(
             num_frames, *grid, *grid
         )  # [K, H, W, H_m, W_m]: what the thresholds read
-        fig6_rows.append(SalientRow(label, by_output, float(scores[..., h_m, w_m].max())))
-        fig7_rows.append(SalientRow(label, by_frame, float(scores[frame].max())))
+        raw = attention.reshape(num_frames, *grid, *grid)  # [K, H, W, H_m, W_m]
+        fig6_rows.append(SalientRow(label, by_output, float(raw[..., h_m, w_m].max())))
+        fig7_rows.append(SalientRow(label, by_frame, float(raw[frame].max())))
         for t, h, w in np.argwhere(by_output):
             records.append(("fig6", label, t, h_m, w_m, h, w, scores[t, h, w, h_m, w_m],
                             *field.box(h, w, image_size)))
@@ -256,9 +261,10 @@ def write_salient_fields(
     table = f"{output_prefix}.csv"
     fig6 = f"{output_prefix}_fig6.png"
     fig7 = f"{output_prefix}_fig7.png"
-    size6 = plot_output_fields(images, fig6_rows, field, output_position, fig6, output_threshold)
+    read = "A" if normalization == "none" else "A rescaled per column to 0..1"
+    size6 = plot_output_fields(images, fig6_rows, field, output_position, fig6, f"{read} > {output_threshold}")
     shown = spread_positions(grid, max_positions)
-    size7 = plot_frame_fields(images[frame], fig7_rows, field, shown, fig7, frame, frame_threshold)
+    size7 = plot_frame_fields(images[frame], fig7_rows, field, shown, fig7, frame, f"{read} > {frame_threshold}")
     with open(table, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(("figure", "model", "frame", "output_row", "output_col", "input_row", "input_col",

@@ -73,12 +73,13 @@ def test_thresholds_change_the_selection():
     assert not salient.salient_for_output(attention, K, (H, W), threshold=top).any()
 
 
-def test_column_max_normalisation_selects_each_column_peak():
+def test_column_range_normalisation_reads_thresholds_as_fractions_of_the_range():
     attention = np.full((K * H * W, H * W), 0.1)
     attention[5, 0] = 0.3  # frame 0, (h, w) = (1, 2): the peak of column 0
-    attention[7, 0] = 0.2  # frame 1, (0, 1): 2/3 of the peak
+    attention[7, 0] = 0.22  # frame 1, (0, 1): 60% of the way from 0.1 to 0.3
+    attention[9, 0] = 0.18  # frame 1, (1, 0): 40%
     assert not salient.salient_for_output(attention, K, (H, W), threshold=0.5).any()
-    relative = salient.salient_for_output(attention, K, (H, W), threshold=0.5, normalization="column_max")
+    relative = salient.salient_for_output(attention, K, (H, W), threshold=0.5, normalization="column_range")
     assert _as_set(relative) == {(0, 1, 2), (1, 0, 1)}
 
 

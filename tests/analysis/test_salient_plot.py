@@ -39,7 +39,7 @@ def test_write_salient_fields_draws_and_lists_the_selection(tmp_path):
     # A relative threshold, so that an untrained model's near-uniform A still selects positions.
     fig6, fig7 = salient_plot.write_salient_fields(
         models, frames, "tiny", "rgb", tmp_path / "video", output_position=(1, 0), frame=2,
-        output_threshold=0.9, frame_threshold=0.95, normalization="column_max",
+        output_threshold=0.9, frame_threshold=0.6, normalization="column_range",
     )
     for written in (fig6, fig7):
         image = cv2.imread(written.png)
@@ -53,12 +53,13 @@ def test_write_salient_fields_draws_and_lists_the_selection(tmp_path):
     field = receptive_field(salient.backbone_trunk(models[0][1]))
     for label, model in models:
         attention = salient.attention_matrices(model, frames[None])[0]
-        relative = attention / attention.max(axis=0, keepdims=True)
+        low, high = attention.min(axis=0), attention.max(axis=0)
+        relative = (attention - low) / (high - low)  # each column rescaled to 0..1
         # Eq. 17 by hand: column m = 1*2 + 0 = 2; eq. 18: frame 2's rows.
         expected6 = {(t, h, w) for t in range(3) for h in range(2) for w in range(2)
                      if relative[t * 4 + h * 2 + w, 2] > 0.9}
         expected7 = {(hm, wm, h, w) for hm in range(2) for wm in range(2) for h in range(2) for w in range(2)
-                     if relative[2 * 4 + h * 2 + w, hm * 2 + wm] > 0.95}
+                     if relative[2 * 4 + h * 2 + w, hm * 2 + wm] > 0.6}
         mine = [r for r in rows if r["model"] == label]
         got6 = {(int(r["frame"]), int(r["input_row"]), int(r["input_col"])) for r in mine if r["figure"] == "fig6"}
         got7 = {(int(r["output_row"]), int(r["output_col"]), int(r["input_row"]), int(r["input_col"]))

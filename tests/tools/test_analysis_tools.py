@@ -149,7 +149,7 @@ def test_salient_fields_tool(tmp_path, trained_run):
     data_dir, workdirs = trained_run
     prefix = str(tmp_path / "salient")
     stdout = _run("plot_salient_fields.py", f"--workdirs={','.join(workdirs)}", f"--data_dir={data_dir}",
-                  f"--output_prefix={prefix}", "--num_frames=3", "--normalization=column_max",
+                  f"--output_prefix={prefix}", "--num_frames=3", "--normalization=column_range",
                   "--output_threshold=0.9", "--checkpoint=last")
     assert len(_written_pngs(stdout)) == 2
     _assert_pngs(stdout)
@@ -159,7 +159,7 @@ def test_salient_fields_tool(tmp_path, trained_run):
     _, _, frames = video_frames(data_dir, 3, input_size=SIZE)
     model = load_trained_stream(workdirs[1], "last").model
     attention = salient.attention_matrices(model, frames[None])[0]
-    expected = salient.salient_for_output(attention, 3, (2, 2), (0, 0), 0.9, "column_max")
+    expected = salient.salient_for_output(attention, 3, (2, 2), (0, 0), 0.9, "column_range")
     got = {(int(r["frame"]), int(r["input_row"]), int(r["input_col"])) for r in rows if r["model"] == "3 scales"}
     assert got == {tuple(int(i) for i in index) for index in np.argwhere(expected)}
 
