@@ -214,21 +214,20 @@ def rawframes_record(directory: str, entry: splits.VideoEntry, options: PrepareO
     return _record(entry, 0.0, height, width, jpegs, flows)
 
 
-def _process(job: _Job) -> dict:
-    """Worker entry: writes the job's ``.rec`` or ``.fail`` file."""
-    started = time.perf_counter()
+def _process(job: _Job) -> bool:
+    """Worker entry: writes the job's ``.rec`` (returns True) or ``.fail`` file (False)."""
     try:
         if not job.path:
             raise video_lib.VideoError("missing file")
         build = video_record if job.kind == "video" else rawframes_record
         record = build(job.path, job.entry, job.options)
         _write_atomically(job.record_path, record.serialize())
-        return {"ok": True, "frames": len(record.frames), "seconds": time.perf_counter() - started}
+        return True
     except Exception as error:  # One bad video must never stop the run.
         reason = str(error) if isinstance(error, video_lib.VideoError) else f"{type(error).__name__}: {error}"
         reason = " ".join(reason.split())  # One line.
         _write_atomically(job.failure_path, reason.encode("utf-8"))
-        return {"ok": False, "frames": 0, "seconds": time.perf_counter() - started}
+        return False
 
 
 def _init_worker() -> None:
@@ -270,10 +269,6 @@ class _SourceResolver:
         return ""
 
 
-def _shard_bounds(count: int, num_shards: int) -> list[int]:
-    return [s * count // num_shards for s in range(num_shards + 1)]
-
-
 def _num_shards(count: int, requested: int | None) -> int:
     if requested is not None and requested < 1:
         raise ValueError(f"num_shards must be >= 1, got {requested}")
@@ -301,6 +296,94 @@ def _context_size(serialized: bytes) -> tuple[int, int]:
     return context[features.HEIGHT].int64_list.value[0], context[features.WIDTH].int64_list.value[0]
 
 
+class _Workspace:
+    """The fixed layout of one preparation: which video goes where.
+
+    Each split's videos are shuffled with ``SHUFFLE_SEED`` and cut into
+    contiguous shards; video ``position`` of a split has its ``.rec`` or
+    ``.fail`` file in ``<output_dir>/.partial`` until its shard is written.
+    """
+
+    def __init__(self, output_dir: str, index: splits.DatasetIndex, num_shards: int | None):
+        self.output_dir = output_dir
+        self.partial = os.path.join(output_dir, PARTIAL_DIR)
+        self.plan = {}
+        for split in index.split_names():
+            entries = [e for e in index.entries if e.split == split]
+            order = np.random.default_rng(SHUFFLE_SEED).permutation(len(entries))
+            self.plan[split] = [entries[i] for i in order]
+        self.shards = {split: _num_shards(len(entries), num_shards) for split, entries in self.plan.items()}
+
+    def positions(self, split: str, shard: int) -> range:
+        count, shards = len(self.plan[split]), self.shards[split]
+        return range(shard * count // shards, (shard + 1) * count // shards)
+
+    def record_path(self, split: str, position: int) -> str:
+        return os.path.join(self.partial, f"{split}-{position:07d}.rec")
+
+    def failure_path(self, split: str, position: int) -> str:
+        return os.path.join(self.partial, f"{split}-{position:07d}.fail")
+
+    def done_path(self, split: str, shard: int) -> str:
+        return os.path.join(self.partial, f"{split}-{shard:05d}.done.json")
+
+    def video_done(self, split: str, position: int) -> bool:
+        return os.path.exists(self.record_path(split, position)) or os.path.exists(self.failure_path(split, position))
+
+    def start(self, fingerprint: str) -> None:
+        """Creates ``.partial``, or checks that it belongs to this preparation."""
+        manifest = os.path.join(self.partial, "manifest.json")
+        if os.path.exists(manifest):
+            with open(manifest) as f:
+                if json.load(f)["fingerprint"] != fingerprint:
+                    raise ValueError(
+                        f"output_dir {self.output_dir} holds an unfinished preparation with other "
+                        "videos or options; delete it or choose another output_dir"
+                    )
+        elif any(name.endswith(".tfrecord") for name in os.listdir(self.output_dir)):
+            raise ValueError(f"output_dir {self.output_dir} already holds shards of another preparation")
+        os.makedirs(self.partial, exist_ok=True)
+        _write_atomically(manifest, json.dumps({"fingerprint": fingerprint}).encode())
+        for directory in (self.output_dir, self.partial):
+            for name in os.listdir(directory):
+                if ".tmp-" in name:  # Left by a killed run.
+                    os.remove(os.path.join(directory, name))
+
+    def write_shard(self, split: str, shard: int) -> None:
+        """Writes a shard whose videos are all done, then drops their ``.rec`` files."""
+        records_done = [self.record_path(split, p) for p in self.positions(split, shard)]
+        records_done = [path for path in records_done if os.path.exists(path)]
+        payloads = []
+        for path in records_done:
+            with open(path, "rb") as f:
+                payloads.append(f.read())
+        name = records.shard_filename(split, shard, self.shards[split])
+        records.write_tfrecord(os.path.join(self.output_dir, name), payloads)
+        sizes = sorted({_context_size(p) for p in payloads})
+        _write_atomically(self.done_path(split, shard),
+                          json.dumps({"records": len(payloads), "frame_sizes": sizes}).encode())
+        for path in records_done:
+            os.remove(path)
+
+    def results(self) -> tuple[dict[str, int], set[tuple[int, int]], list[splits.Failure]]:
+        """Records per split, the frame sizes seen, and the videos that failed."""
+        counts, sizes, failures = {}, set(), []
+        for split, entries in self.plan.items():
+            counts[split] = 0
+            for shard in range(self.shards[split]):
+                with open(self.done_path(split, shard)) as f:
+                    done = json.load(f)
+                counts[split] += done["records"]
+                sizes.update(tuple(size) for size in done["frame_sizes"])
+            split_failures = []
+            for position, entry in enumerate(entries):
+                if os.path.exists(self.failure_path(split, position)):
+                    with open(self.failure_path(split, position), encoding="utf-8") as f:
+                        split_failures.append(splits.Failure(split, entry.source, f.read()))
+            failures += sorted(split_failures, key=lambda failure: failure.item)
+        return counts, sizes, failures
+
+
 def prepare_dataset(
     index: splits.DatasetIndex,
     output_dir: str,
@@ -319,7 +402,7 @@ def prepare_dataset(
     Args:
       index: the videos, splits and classes (from a ``splits`` reader).
       output_dir: the dataset directory; created, or resumed when it holds an
-        unfinished run of the same preparation.
+        unfinished run of the same preparation. One run per directory at a time.
       videos_dir: root that ``VideoEntry.source`` paths are relative to.
       rawframes_dir: instead of videos, TSN/mmaction2 rawframes folders
         (``<rawframes_dir>/<source without extension>/img_00001.jpg``).
@@ -344,93 +427,37 @@ def prepare_dataset(
         raise ValueError(f"workers must be >= 0, got {workers}")
     kind = "video" if videos_dir is not None else "rawframes"
     started = time.perf_counter()
-
-    # Fixed order: split-file order shuffled with a fixed seed, then cut into shards.
-    plan = {}
-    for split in index.split_names():
-        entries = [e for e in index.entries if e.split == split]
-        order = np.random.default_rng(SHUFFLE_SEED).permutation(len(entries))
-        plan[split] = [entries[i] for i in order]
-    shards = {split: _num_shards(len(entries), num_shards) for split, entries in plan.items()}
-    fingerprint = _fingerprint(plan, shards, kind, options)
-
     os.makedirs(output_dir, exist_ok=True)
-    partial = os.path.join(output_dir, PARTIAL_DIR)
+    workspace = _Workspace(output_dir, index, num_shards)
+    fingerprint = _fingerprint(workspace.plan, workspace.shards, kind, options)
+
     dataset_json = os.path.join(output_dir, records.DATASET_JSON)
-    if os.path.exists(dataset_json):
+    if os.path.exists(dataset_json):  # Finished before: nothing to do.
         with open(dataset_json) as f:
             finished = json.load(f)
         if finished.get("fingerprint") != fingerprint:
             raise ValueError(f"output_dir {output_dir} holds a different finished preparation")
-        with open(os.path.join(output_dir, FAILURES_TXT)) as f:
+        with open(os.path.join(output_dir, FAILURES_TXT), encoding="utf-8") as f:
             failure_lines = f.read().splitlines()
         return PrepareSummary(output_dir, finished["splits"], failure_lines, 0,
                               time.perf_counter() - started, finished)
-    manifest = os.path.join(partial, "manifest.json")
-    if os.path.exists(manifest):
-        with open(manifest) as f:
-            if json.load(f)["fingerprint"] != fingerprint:
-                raise ValueError(
-                    f"output_dir {output_dir} holds an unfinished preparation with other "
-                    "videos or options; delete it or choose another output_dir"
-                )
-    elif any(name.endswith(".tfrecord") for name in os.listdir(output_dir)):
-        raise ValueError(f"output_dir {output_dir} already holds shards of another preparation")
-    os.makedirs(partial, exist_ok=True)
-    with open(manifest, "w") as f:
-        json.dump({"fingerprint": fingerprint}, f)
-    for name in os.listdir(output_dir) + [os.path.join(PARTIAL_DIR, n) for n in os.listdir(partial)]:
-        if ".tmp-" in name:  # Left by a killed run.
-            os.remove(os.path.join(output_dir, name))
+    workspace.start(fingerprint)
 
-    def record_path(split, position):
-        return os.path.join(partial, f"{split}-{position:07d}.rec")
-
-    def failure_path(split, position):
-        return os.path.join(partial, f"{split}-{position:07d}.fail")
-
-    def done_path(split, shard):
-        return os.path.join(partial, f"{split}-{shard:05d}.done.json")
-
-    def video_done(split, position):
-        return os.path.exists(record_path(split, position)) or os.path.exists(failure_path(split, position))
-
-    def assemble(split, shard):
-        """Writes a finished shard; returns its done-marker content."""
-        bounds = _shard_bounds(len(plan[split]), shards[split])
-        payloads = []
-        for position in range(bounds[shard], bounds[shard + 1]):
-            if os.path.exists(record_path(split, position)):
-                with open(record_path(split, position), "rb") as f:
-                    payloads.append(f.read())
-        sizes = sorted({_context_size(p) for p in payloads})
-        records.write_tfrecord(
-            os.path.join(output_dir, records.shard_filename(split, shard, shards[split])), payloads
-        )
-        _write_atomically(done_path(split, shard),
-                          json.dumps({"records": len(payloads), "frame_sizes": sizes}).encode())
-        for position in range(bounds[shard], bounds[shard + 1]):
-            if os.path.exists(record_path(split, position)):
-                os.remove(record_path(split, position))
-
-    # What is left to do.
+    # What is left to do: videos without a .rec or .fail in shards not yet written.
     resolver = _SourceResolver(videos_dir if kind == "video" else rawframes_dir, kind)
-    jobs, open_shards = [], {}
-    for split, entries in plan.items():
-        bounds = _shard_bounds(len(entries), shards[split])
-        for shard in range(shards[split]):
-            if os.path.exists(done_path(split, shard)):
+    jobs, remaining = [], {}
+    for split, entries in workspace.plan.items():
+        for shard in range(workspace.shards[split]):
+            if os.path.exists(workspace.done_path(split, shard)):
                 continue
-            positions = range(bounds[shard], bounds[shard + 1])
-            todo = [p for p in positions if not video_done(split, p)]
-            open_shards[(split, shard)] = len(todo)
+            todo = [p for p in workspace.positions(split, shard) if not workspace.video_done(split, p)]
+            remaining[(split, shard)] = len(todo)
+            if not todo:
+                workspace.write_shard(split, shard)
             for position in todo:
-                entry = entries[position]
-                jobs.append((split, shard, _Job(entry, kind, resolver(entry), record_path(split, position),
-                                                failure_path(split, position), options)))
-    for (split, shard), remaining in list(open_shards.items()):
-        if remaining == 0:
-            assemble(split, shard)
+                job = _Job(entries[position], kind, resolver(entries[position]),
+                           workspace.record_path(split, position), workspace.failure_path(split, position), options)
+                jobs.append((split, shard, job))
 
     bar = None
     if progress and jobs:
@@ -440,13 +467,13 @@ def prepare_dataset(
                    desc=f"preparing {os.path.basename(os.path.normpath(output_dir))}")
     finished_count, failed_count = 0, 0
 
-    def finish(split, shard, result):
+    def finish(split, shard, ok):
         nonlocal finished_count, failed_count
         finished_count += 1
-        failed_count += not result["ok"]
-        open_shards[(split, shard)] -= 1
-        if open_shards[(split, shard)] == 0:
-            assemble(split, shard)
+        failed_count += not ok
+        remaining[(split, shard)] -= 1
+        if remaining[(split, shard)] == 0:
+            workspace.write_shard(split, shard)
         if bar is not None:
             bar.set_postfix(failed=failed_count, refresh=False)
             bar.update(1)
@@ -468,22 +495,7 @@ def prepare_dataset(
         if bar is not None:
             bar.close()
 
-    # Summary files.
-    video_failures = []
-    split_counts, sizes = {}, set()
-    for split, entries in plan.items():
-        for position, entry in enumerate(entries):
-            if os.path.exists(failure_path(split, position)):
-                with open(failure_path(split, position), encoding="utf-8") as f:
-                    video_failures.append(splits.Failure(split, entry.source, f.read()))
-        split_counts[split] = 0
-        for shard in range(shards[split]):
-            with open(done_path(split, shard)) as f:
-                done = json.load(f)
-            split_counts[split] += done["records"]
-            sizes.update(tuple(s) for s in done["frame_sizes"])
-    order = {split: i for i, split in enumerate(plan)}
-    video_failures.sort(key=lambda f: (order[f.split], f.item))
+    split_counts, sizes, video_failures = workspace.results()
     failure_lines = [f.line() for f in index.failures + video_failures]
     with open(os.path.join(output_dir, FAILURES_TXT), "w", encoding="utf-8") as f:
         f.writelines(line + "\n" for line in failure_lines)
@@ -496,7 +508,7 @@ def prepare_dataset(
         compensated=options.flow_compensation,
         multi_label=index.multi_label,
         command=command,
-        num_shards=shards,
+        num_shards=workspace.shards,
         extra={
             "source": kind,
             "resize": list(options.resize) if options.resize and not options.short_side else None,
@@ -508,7 +520,7 @@ def prepare_dataset(
             "fingerprint": fingerprint,
         },
     )
-    shutil.rmtree(partial)
+    shutil.rmtree(workspace.partial)
     return PrepareSummary(output_dir, split_counts, failure_lines, finished_count,
                           time.perf_counter() - started, dataset)
 
@@ -529,13 +541,13 @@ def _run_pool(jobs, workers: int, finish) -> None:
             for future in done:
                 split, shard = in_flight.pop(future)
                 try:
-                    result = future.result()
+                    ok = future.result()
                 except concurrent.futures.process.BrokenProcessPool as error:
                     raise RuntimeError(
                         "a worker process died (killed, out of memory, or a crash inside OpenCV); "
                         "finished videos are kept: run the same command again to resume"
                     ) from error
-                finish(split, shard, result)
+                finish(split, shard, ok)
                 for next_split, next_shard, job in pending:
                     in_flight[pool.submit(_process, job)] = (next_split, next_shard)
                     break
