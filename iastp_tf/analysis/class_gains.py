@@ -68,10 +68,10 @@ def gains_markdown(gains, top=5, before_label="without attention", after_label="
     increases = [g for g in gains if g.change > 0][:top]
     decreases = sorted((g for g in gains if g.change < 0), key=lambda g: g.change)[:top]
     return (
-        f"Table 7: the {top} classes whose accuracy increases most ({after_label} vs {before_label})\n\n"
+        f"Table 7: the classes whose accuracy increases most, up to {top} ({after_label} vs {before_label})\n\n"
         + header
         + (rows(increases) or "| — | — | — | — | — |\n")
-        + f"\nTable 8: the {top} classes whose accuracy decreases most\n\n"
+        + f"\nTable 8: the classes whose accuracy decreases most, up to {top}\n\n"
         + header
         + (rows(decreases) or "| — | — | — | — | — |\n")
     )

@@ -64,7 +64,7 @@ def plot_difference(
     """
     count = len(order)
     names = [str(class_names[i]) for i in order]
-    side = max(5.0, 2.5 + 0.14 * count)
+    side = max(6.0, 2.5 + 0.14 * count)
     figure = plotting.new_figure(side + 1.2, side)
     axes = figure.add_subplot()
     limit = max(1, int(np.abs(difference).max()))
@@ -77,13 +77,15 @@ def plot_difference(
     if count <= 25:
         for (row, col), value in np.ndenumerate(difference):
             if value:
-                axes.text(col, row, f"{value:+d}", ha="center", va="center", fontsize=font)
+                color = "white" if abs(value) > limit / 2 else "black"
+                axes.text(col, row, f"{value:+d}", ha="center", va="center", fontsize=font, color=color)
     colorbar = figure.colorbar(image, ax=axes, shrink=0.6)
-    colorbar.set_label(f"videos: {before_label} − {after_label}")
+    colorbar.set_label("videos")
     axes.set_title(
-        f"Confusion difference ({before_label} − {after_label}); classes by diagonal change.\n"
-        f"Negative diagonal / positive off-diagonal = better {after_label}",
-        fontsize=10,
+        f"Confusion difference (paper Fig. 5): {before_label} − {after_label}\n"
+        f"classes ordered by diagonal change; negative diagonal and\n"
+        f"positive off-diagonal entries: {after_label} is better",
+        fontsize=9,
     )
     return plotting.save_png(figure, path)
 
