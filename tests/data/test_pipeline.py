@@ -1,5 +1,6 @@
 """make_dataset on small index-coded records (see records_util): shapes, labels, which frames."""
 
+import gin
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -218,3 +219,14 @@ def test_bad_arguments_raise_value_error(tmp_path, kwargs, message):
 def test_missing_dataset_json_raises(tmp_path):
     with pytest.raises(ValueError, match="dataset.json"):
         make_dataset(str(tmp_path), "train")
+
+
+def test_gin_configures_make_dataset(tmp_path):
+    ru.write_index_coded_dataset(tmp_path, [6, 9], with_flow=False, num_shards=1)
+    with gin.unlock_config():
+        gin.parse_config(["make_dataset.num_segments = 1", f"make_dataset.input_size = {SIZE}"])
+    try:
+        frames, _ = next(iter(make_dataset(str(tmp_path), "train", batch_size=2)))
+    finally:
+        gin.clear_config()
+    assert frames.shape == (2, 1, SIZE, SIZE, 3)
