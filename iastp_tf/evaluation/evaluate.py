@@ -98,12 +98,14 @@ def evaluate(
     checkpoint="best",
     batch_size=4,
     output_dir=None,
+    dataset_info=None,
 ) -> dict:
     """Evaluates a trained workdir and writes scores, summary and confusion matrix.
 
     Args:
       workdir: the training run's folder (weights are read from it).
       data_dir: records folder with ``dataset.json``.
+      dataset_info: stands in for ``dataset.json`` (CIFAR-100).
       model_fn: the same gin-configured builder as training.
       dataset_fn: ``make_dataset``; built in gin scope ``eval`` with
         ``training=False`` (so ``eval/make_dataset.num_segments = 25`` etc.).
@@ -115,7 +117,7 @@ def evaluate(
     Returns:
       The summary written to ``summary.json``.
     """
-    metadata = read_metadata(data_dir)
+    metadata = read_metadata(data_dir, dataset_info)
     model = model_fn()
     check_num_classes(model, metadata)
     weights = weights_path(workdir, checkpoint)

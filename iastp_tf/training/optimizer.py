@@ -15,17 +15,28 @@ import tensorflow as tf
 WEIGHT_DECAY = 4e-5
 
 
+OPTIMIZERS = ("sgd", "adam")
+
+
 @gin.configurable
-def make_optimizer(learning_rate, momentum=0.9, mixed_precision=None) -> keras.optimizers.Optimizer:
-    """SGD with momentum; wrapped for loss scaling under ``"mixed_float16"``.
+def make_optimizer(learning_rate, momentum=0.9, mixed_precision=None, name="sgd") -> keras.optimizers.Optimizer:
+    """SGD with momentum (the paper's); wrapped for loss scaling under ``"mixed_float16"``.
 
     Args:
       learning_rate: float or schedule.
       momentum: the paper's 0.9.
       mixed_precision: ``None``, ``"mixed_float16"`` or ``"mixed_bfloat16"``
         (only float16 needs loss scaling).
+      name: ``"sgd"`` (paper), or ``"adam"`` for the toy demo's tiny backbone,
+        which has no normalisation layers and barely moves under SGD on the
+        small-valued flow input.
     """
-    optimizer = keras.optimizers.SGD(learning_rate=learning_rate, momentum=momentum)
+    if name not in OPTIMIZERS:
+        raise ValueError(f"name must be one of {OPTIMIZERS}, got {name!r}")
+    if name == "adam":
+        optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
+    else:
+        optimizer = keras.optimizers.SGD(learning_rate=learning_rate, momentum=momentum)
     if mixed_precision == "mixed_float16":
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     return optimizer

@@ -41,6 +41,9 @@ def train(
     strategy="default",
     mixed_precision=None,
     jit_compile=False,
+    # Data without dataset.json (CIFAR-100), and warm starts (Charades from Kinetics).
+    dataset_info=None,
+    init_weights=None,
     # Reproducibility.
     checkpoint_input=False,
     seed=0,
@@ -65,6 +68,10 @@ def train(
       strategy: ``"default"``, ``"mirrored"`` or ``"multi_worker"`` (TF_CONFIG).
       mixed_precision: ``None``, ``"mixed_float16"`` or ``"mixed_bfloat16"``.
       jit_compile: XLA-compile the training step.
+      dataset_info: stands in for ``dataset.json`` (see
+        :func:`iastp_tf.training.workdir.read_metadata`).
+      init_weights: a ``.weights.h5`` of another run to start from; layers
+        whose shapes differ (the classifier) keep their initialisation.
       checkpoint_input: checkpoint the input iterator too (exact resumption).
       seed: seeds weights initialisation and input order.
       verbose: 1 for a progress bar.
@@ -73,7 +80,7 @@ def train(
     Returns:
       The last interval's logs.
     """
-    metadata = read_metadata(data_dir)
+    metadata = read_metadata(data_dir, dataset_info)
     multi_label = bool(metadata.get("multi_label", False))
     keras.utils.set_random_seed(seed)
     if mixed_precision is not None:
@@ -83,6 +90,8 @@ def train(
     schedule, preset_steps = schedules.learning_rate_schedule(steps_per_epoch=steps_per_epoch)
     with distribution.scope():
         model = model_fn()
+        if init_weights is not None:
+            model.load_weights(init_weights, skip_mismatch=True)
         optimizer = optimizer_lib.make_optimizer(schedule, mixed_precision=mixed_precision)
     check_num_classes(model, metadata)
     with gin.config_scope("train"):

@@ -14,8 +14,17 @@ import gin
 CHECKPOINT_CHOICES = ("best", "last")
 
 
-def read_metadata(data_dir) -> dict:
-    """``dataset.json`` of a records folder (SPEC §4)."""
+def read_metadata(data_dir, dataset_info=None) -> dict:
+    """``dataset.json`` of a records folder (SPEC §4), or ``dataset_info`` when given.
+
+    ``dataset_info`` stands in for data without a ``dataset.json`` (CIFAR-100
+    from TFDS): at least ``num_classes`` and ``splits``; class names default
+    to ``class_000``, ``class_001``, ...
+    """
+    if dataset_info is not None:
+        info = dict(dataset_info)
+        info.setdefault("class_names", [f"class_{c:03d}" for c in range(info["num_classes"])])
+        return info
     path = os.path.join(data_dir, "dataset.json")
     if not os.path.exists(path):
         raise ValueError(f"data_dir has no dataset.json: {data_dir!r}")

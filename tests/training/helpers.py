@@ -24,9 +24,9 @@ def write_records(directory, videos_per_class=4, **kwargs) -> str:
 def bind_tiny(learning_rate=0.03, dropout=0.0, attention="pyramid", modality="rgb"):
     """Gin bindings for a tiny stream on the synthetic records.
 
-    Like gin/demo: no dropout and β = 1e-6, because the tiny backbone has no
-    normalisation and with the paper's β = 1e-4 the unbounded −‖M‖² term of
-    eq. 8 drives it to NaN within a few hundred steps.
+    SGD as in the paper, but no dropout and β = 1e-6: the tiny backbone has no
+    normalisation, and with the paper's β = 1e-4 the unbounded −‖M‖² term of
+    eq. 8 drives it to NaN within a few hundred steps (see gin/demo/demo.gin).
     """
     gin.clear_config()
     gin.parse_config(
