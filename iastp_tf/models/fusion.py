@@ -214,7 +214,7 @@ def build_motion_reinforced_model(
     num_classes=101,
     num_scales=3,
     attention="pyramid",
-    reinforced_level=-1,
+    reinforced_level=-2,
     flow_modality="flow",
     multi_label=False,
     dropout=0.5,
@@ -246,7 +246,9 @@ def build_motion_reinforced_model(
       num_scales: how many top taps enter the attention; 0 means none.
       attention: ``"pyramid"``, ``"conv1x1"`` or ``"none"`` (TSN consensus).
       reinforced_level: index of the gated tap in the backbone's tap list,
-        lowest first (``-1``: the top tap).
+        lowest first; the default ``-2`` (the level below the top: IRV2's
+        block17_20, 17×17) lets the reinforcement run through the top stage
+        as well as enter the pyramid; ``-1`` gates the top tap only.
       flow_modality: key of the flow frames in the inputs, ``"flow"`` or
         ``"flow_mc"``.
       multi_label: recorded as ``model.multi_label`` (per-class sigmoids).
