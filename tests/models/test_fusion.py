@@ -1,5 +1,8 @@
 """Fusion modes of Table 11 (SPEC §6): attention fusion and motion reinforcement."""
 
+import importlib
+import pathlib
+
 import gin
 import keras
 import numpy as np
@@ -258,3 +261,68 @@ def test_zero_scales_means_no_attention_as_in_the_stream_model():
     model = build_motion_reinforced_model("tiny", CLASSES, num_scales=0, attention="pyramid", input_size=SIZE)
     names = [layer.name for layer in model.layers]
     assert "consensus" in names and "pyramid_attention" not in names
+
+
+# --- The Table 11 gin files select these models (SPEC §6: each mode has a gin file) ---
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def parse_table11(name, bindings=()):
+    # The modules whose configurables the files (and the base they include) bind.
+    for module in GIN_MODULES:
+        importlib.import_module(module)
+    gin.clear_config()
+    gin.add_config_file_search_path(str(REPO_ROOT))
+    gin.parse_config_files_and_bindings(
+        [str(REPO_ROOT / "gin" / "ucf101" / f"table11_{name}.gin")],
+        ["BACKBONE = 'tiny'", "WEIGHTS = None", "NUM_CLASSES = 5", *bindings],
+    )
+
+
+GIN_MODULES = (
+    "iastp_tf.data.pipeline",
+    "iastp_tf.evaluation.evaluate",
+    "iastp_tf.evaluation.export",
+    "iastp_tf.evaluation.fusion",
+    "iastp_tf.training.train",
+)
+
+
+@pytest.mark.parametrize(
+    "name, builder, inputs",
+    [
+        ("attention_fusion", build_attention_fusion_model, {"rgb": 3, "flow": 10}),
+        ("motion_reinforced", build_motion_reinforced_model, {"rgb": 3, "flow": 10}),
+        ("motion_compensated", build_stream_model, 10),
+    ],
+)
+def test_table11_gin_files_build_their_models(name, builder, inputs):
+    try:
+        parse_table11(name)
+        for program in ("train", "evaluate", "export"):
+            assert gin.query_parameter(f"{program}.model_fn").selector.endswith(builder.__name__)
+        modality = gin.query_parameter("make_dataset.modality")
+        if isinstance(inputs, int):
+            modality = gin.query_parameter("%MODALITY")
+        model = builder()
+    finally:
+        gin.clear_config()
+    if isinstance(inputs, int):
+        assert modality == "flow_mc" and model.input.shape[-1] == inputs
+    else:
+        assert modality == ("rgb", "flow")
+        assert {key: tensor.shape[-1] for key, tensor in model.input.items()} == inputs
+    assert model.output.shape == (None, 5)
+
+
+@pytest.mark.parametrize("name, streams", [("late_fusion", 2), ("motion_compensated", 3), ("motion_reinforced", 3)])
+def test_table11_gin_files_fuse_their_streams(name, streams):
+    try:
+        parse_table11(name)
+        files = gin.query_parameter("fuse.score_files")
+        weights = gin.query_parameter("fuse.weights")
+    finally:
+        gin.clear_config()
+    assert len(files) == len(weights) == streams
+    assert weights[0] == 1.0 and sum(weights[1:]) == 1.5  # RGB 1 : motion 1.5 (TSN)
