@@ -87,7 +87,7 @@ def apply_affine(frames, kernel, bias):
     pixels = tf.reshape(frames, [1, -1, 1, channels])  # [1, pixels, 1, C]: fastest layout for the conv
     kernel = tf.reshape(tf.cast(kernel, tf.float32), [1, 1, channels, channels])
     mapped = tf.nn.bias_add(tf.nn.conv2d(pixels, kernel, 1, "VALID"), tf.cast(bias, tf.float32))
-    return tf.ensure_shape(tf.reshape(mapped, tf.shape(frames)), frames.shape)
+    return tf.ensure_shape(tf.reshape(mapped, tf.shape(frames)), frames.shape)  # [..., C]
 
 
 def normalize(frames, backbone, modality):

@@ -3,8 +3,13 @@
 Shards are read in parallel, each record is parsed, the frame indices are
 chosen with graph ops (:mod:`iastp_tf.data.sampling`), and only the chosen
 JPEGs are decoded -- and only inside the crop window, since the crop is known
-before decoding. Then flip, resize, per-backbone normalisation, batching and
-prefetching.
+before decoding. Then resize, flip and per-backbone normalisation (the flip's
+channel handling and the normalisation fused into one affine map per pixel),
+batching and prefetching.
+
+Cost: each clip reads its video's whole record (every frame of every stored
+modality), which for K = 3 can cost as much CPU as decoding the 3 frames;
+``benchmarks/input_bench.py`` measures both.
 
 Several modalities can be read together (e.g. ``("rgb", "flow")`` for the
 attention-fusion mode of SPEC §6): they share the frame indices and the crop
@@ -239,15 +244,17 @@ class _ClipMaker:
             height, width = tf.unstack(decoder.frame_size(video[modality], starts[0, 0]))
             if self.test_crops == 1:
                 window = augmentation.center_crop_window(height, width)
-                views = [self._snippets(self._decode_planes(video[modality], starts, modality, window), modality)]
+                centre = self._decode_planes(video[modality], starts, modality, window)
+                views = [self._snippets(centre, modality)]
             else:
                 planes = self._decode_planes(video[modality], starts, modality, window=None)
                 windows = augmentation.test_crop_windows(height, width, 5)
                 crops = [self._snippets(planes, modality, windows[i]) for i in range(5)]
                 views = crops + [augmentation.flip_left_right(crop, modality) for crop in crops]
             clips = tf.stack(views, axis=1)  # [clips*K, crops, S, S, C]
+            size, channels = self.input_size, self._channels(modality)
             clips = tf.reshape(  # [clips, K, crops, S, S, C]
-                clips, [-1, self.num_segments, len(views), self.input_size, self.input_size, self._channels(modality)]
+                clips, [-1, self.num_segments, len(views), size, size, channels]
             )
             clips = tf.transpose(clips, [0, 2, 1, 3, 4, 5])  # [clips, crops, K, S, S, C]
             clips = tf.reshape(clips, [self._num_test_views] + self._clip_shape(modality))  # [V, K, S, S, C]
