@@ -230,3 +230,9 @@ def test_gin_configures_make_dataset(tmp_path):
     finally:
         gin.clear_config()
     assert frames.shape == (2, 1, SIZE, SIZE, 3)
+
+
+def test_motion_compensated_flow_missing_raises(tmp_path):
+    ru.write_index_coded_dataset(tmp_path, [5], with_flow=True, with_flow_mc=False, num_shards=1)
+    with pytest.raises(ValueError, match="motion-compensated"):
+        make_dataset(str(tmp_path), "train", modality="flow_mc")
