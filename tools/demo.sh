@@ -24,9 +24,12 @@ SUMMARY=$OUT/summary.md
 START=$(date +%s)
 : >"$COMMANDS"
 
+# Runs a command, keeping it (shell-quoted, ready to paste) for the summary.
 run() {
-  echo "+ $*" >&2
-  echo "$*" >>"$COMMANDS"
+  local quoted
+  quoted=$(printf '%q ' "$@")
+  echo "+ ${quoted% }" >&2
+  echo "${quoted% }" >>"$COMMANDS"
   "$@"
 }
 
