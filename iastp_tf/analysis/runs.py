@@ -13,8 +13,8 @@ import glob
 import os
 import re
 
-_BINDING = re.compile(r"^\s*(?:[\w/]+/)?build_stream_model\.(\w+)\s*=\s*(.+?)\s*$")
-_DATA_DIR = re.compile(r"^\s*(?:[\w/]+/)?train\.data_dir\s*=\s*['\"](.+)['\"]\s*$")
+_BINDING = re.compile(r"^\s*(?:[\w/]+/)?(build_stream_model|train)\.(\w+)\s*=\s*(.+?)\s*$")
+_MACRO = re.compile(r"^\s*([A-Za-z_]\w*)\s*=\s*(.+?)\s*$")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,22 +43,35 @@ class RunInfo:
 
 
 def read_run(workdir) -> RunInfo:
-    """The :class:`RunInfo` of one run folder (``build_stream_model`` defaults where unbound)."""
-    values = {"modality": "'rgb'", "attention": "'pyramid'", "num_scales": "3"}
-    data_dir = None
+    """The :class:`RunInfo` of one run folder (``build_stream_model`` defaults where unbound).
+
+    Values may be gin macros (``build_stream_model.modality = %MODALITY``), as
+    operative configs keep them; they are resolved from the file's macro lines.
+    """
+    values = {"modality": "'rgb'", "attention": "'pyramid'", "num_scales": "3", "data_dir": "None"}
+    macros = {}
     with open(os.path.join(workdir, "operative_config.gin")) as f:
         for line in f:
             if match := _BINDING.match(line):
-                values[match.group(1)] = match.group(2)
-            elif match := _DATA_DIR.match(line):
-                data_dir = match.group(1)
+                function, name, value = match.groups()
+                if function == "build_stream_model" or name == "data_dir":
+                    values[name] = value
+            elif match := _MACRO.match(line):
+                macros[match.group(1)] = match.group(2)
+
+    def value(name):
+        text = values[name]
+        while text.startswith("%"):
+            text = macros.get(text[1:], "None")
+        return None if text == "None" else text.strip("'\"")
+
     scores = sorted(glob.glob(os.path.join(workdir, "eval_test*", "scores.npz")))
     return RunInfo(
         workdir=workdir,
-        modality=values["modality"].strip("'\""),
-        attention=values["attention"].strip("'\""),
-        num_scales=int(values["num_scales"]),
-        data_dir=data_dir,
+        modality=value("modality"),
+        attention=value("attention"),
+        num_scales=int(value("num_scales")),
+        data_dir=value("data_dir"),
         scores=scores[0] if scores else None,
     )
 

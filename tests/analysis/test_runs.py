@@ -16,8 +16,8 @@ def _run(folder, lines, weights=True, scores=False):
 
 def test_find_runs_reads_the_stream_settings(tmp_path):
     _run(tmp_path / "rgb", ["build_stream_model.num_scales = 2", "train.data_dir = '/data/toy'"], scores=True)
-    _run(tmp_path / "flat" / "flow", ["build_stream_model.modality = 'flow'",
-                                      "build_stream_model.attention = \"none\""])
+    _run(tmp_path / "flat" / "flow", ["MODALITY = 'flow'", "build_stream_model.modality = %MODALITY",
+                                      "build_stream_model.attention = \"none\"", "train.data_dir = %DATA"])
     _run(tmp_path / "unfinished", ["build_stream_model.num_scales = 1"], weights=False)
     (tmp_path / "records").mkdir()
     (tmp_path / "records" / "dataset.json").write_text("{}")
