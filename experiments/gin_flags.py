@@ -11,18 +11,7 @@ import os
 import gin
 from absl import flags
 
-# Modules whose configurables gin files refer to.
-import iastp_tf.data.pipeline  # noqa: F401  make_dataset
-import iastp_tf.evaluation.evaluate  # noqa: F401  evaluate
-import iastp_tf.evaluation.export  # noqa: F401  export
-import iastp_tf.evaluation.fusion  # noqa: F401  fuse
-import iastp_tf.evaluation.predict  # noqa: F401  predict
-import iastp_tf.models  # noqa: F401  build_stream_model
-import iastp_tf.models.fusion  # noqa: F401  two-stream fusion models (SPEC §6)
-import iastp_tf.training.optimizer  # noqa: F401  make_optimizer
-import iastp_tf.training.schedules  # noqa: F401  learning_rate_schedule
-import iastp_tf.training.strategy  # noqa: F401  make_strategy
-import iastp_tf.training.train  # noqa: F401  train
+import iastp_tf.training.configurables  # noqa: F401  registers what gin files name
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
