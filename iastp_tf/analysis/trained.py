@@ -15,7 +15,9 @@ import os
 import gin
 import keras
 
-import iastp_tf.training.train  # noqa: F401  (registers the configurables an operative config names)
+# Configurables that an operative config names (``@make_dataset``, ``train``, ...) must be registered.
+import iastp_tf.data.pipeline  # noqa: F401
+import iastp_tf.training.train  # noqa: F401
 from iastp_tf.models import build_stream_model
 from iastp_tf.training.workdir import weights_path
 
@@ -54,11 +56,14 @@ class TrainedStream:
 
 
 def _stream_parameter(name):
-    """``build_stream_model.<name>`` as gin binds it, else the function's default."""
+    """``build_stream_model.<name>`` as gin binds it (macros resolved), else the function's default."""
     try:
-        return gin.query_parameter(f"build_stream_model.{name}")
+        value = gin.query_parameter(f"build_stream_model.{name}")
     except ValueError:
         return inspect.signature(build_stream_model.__wrapped__).parameters[name].default
+    if isinstance(value, gin.config.ConfigurableReference):  # a macro such as %NUM_SCALES
+        value = value.scoped_configurable_fn()
+    return value
 
 
 def load_trained_stream(workdir, checkpoint="best", gin_files=(), gin_bindings=()) -> TrainedStream:

@@ -18,8 +18,10 @@ def test_load_trained_stream_restores_weights_and_input_settings(tmp_path):
     (tmp_path / "operative_config.gin").write_text(
         "build_stream_model.backbone = 'tiny'\n"
         "build_stream_model.num_classes = 3\n"
-        "build_stream_model.num_scales = 2\n"
+        "SCALES = 2\n"  # operative configs keep macros
+        "build_stream_model.num_scales = %SCALES\n"
         "build_stream_model.modality = 'flow'\n"
+        "train.dataset_fn = @make_dataset\n"
         "build_stream_model.input_size = 32\n"
         "unknown_function.value = 1\n"  # configurables from other programs are skipped
     )
