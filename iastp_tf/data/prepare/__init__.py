@@ -8,6 +8,7 @@ Modules, by concern:
   splits        split readers (UCF101, HMDB51, Kinetics-400, Charades, folder)
   rawframes     TSN/mmaction2 rawframes folders as input
   runner        sharded, parallel, resumable preparation
+  toy           the toy dataset of real video files (moving shapes, class = motion)
   synthetic     small synthetic datasets for tests, without videos
 
 Nothing here imports TensorFlow at module level: preparation workers stay light.
