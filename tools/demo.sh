@@ -5,7 +5,8 @@
 #
 #   bash tools/demo.sh [OUT_DIR]          (make demo: OUT_DIR = demo_out)
 #
-# Sizes can be changed through the environment: CLASSES, VIDEOS_PER_CLASS, STEPS (smoke tests use less).
+# Sizes can be changed through the environment: CLASSES, VIDEOS_PER_CLASS, STEPS (smoke tests use less);
+# FIGURES=0 skips the figures step.
 # Re-running skips the finished steps (a killed training run resumes at its last checkpoint).
 set -euo pipefail
 
@@ -14,6 +15,7 @@ PY=${PY:-.venv/bin/python}
 CLASSES=${CLASSES:-4}
 VIDEOS_PER_CLASS=${VIDEOS_PER_CLASS:-24}
 STEPS=${STEPS:-600}
+FIGURES=${FIGURES:-1}
 export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
 mkdir -p "$OUT"
 VIDEOS=$OUT/toy_videos
@@ -110,6 +112,6 @@ print(text)
 EOF
 
 # 6. The paper's figures for these runs (analysis helper), when that script exists.
-if [ -f tools/demo_figures.sh ]; then
+if [ "$FIGURES" = 1 ] && [ -f tools/demo_figures.sh ]; then
   bash tools/demo_figures.sh "$OUT"
 fi

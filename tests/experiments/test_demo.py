@@ -1,0 +1,32 @@
+"""tools/demo.sh end to end at the smallest sizes: every program runs and the summary is written.
+
+Accuracy is not asserted here (20 iterations); `make demo` prints it at full size.
+"""
+
+import json
+import os
+import subprocess
+
+import pytest
+
+_REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@pytest.mark.slow
+def test_demo_runs_every_step(tmp_path):
+    out = tmp_path / "demo"
+    env = {**os.environ, "CLASSES": "2", "VIDEOS_PER_CLASS": "5", "STEPS": "20", "FIGURES": "0",
+           "PY": os.path.join(_REPO, ".venv", "bin", "python") if os.path.exists(os.path.join(_REPO, ".venv")) else "python"}
+    result = subprocess.run(["bash", "tools/demo.sh", str(out)], cwd=_REPO, env=env,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-4000:]
+    summary = (out / "summary.md").read_text()
+    for row in ("| RGB stream |", "| flow stream |", "| late fusion RGB + flow", "Prediction for held-out video"):
+        assert row in summary, row
+    assert "experiments/evaluate.py" in summary and "experiments/fuse.py" in summary
+    prediction = json.loads((out / "prediction.json").read_text())
+    assert len(prediction["top"]) == 2  # both classes, best first
+    assert prediction["top"][0]["probability"] >= prediction["top"][1]["probability"]
+    for stream in ("rgb", "flow"):
+        assert (out / "runs" / stream / "export" / "saved_model.pb").exists()
+        assert (out / "runs" / stream / "eval_test" / "confusion_matrix.csv").exists()
