@@ -18,7 +18,7 @@ from matplotlib.patches import Rectangle
 
 from iastp_tf.analysis import plotting, salient
 from iastp_tf.analysis.receptive_field import ReceptiveField, receptive_field
-from iastp_tf.data.normalization import normalize
+from iastp_tf.data.normalization import input_affine
 from iastp_tf.data.pipeline import make_dataset
 
 SCALE_COLORS = ("tab:blue", "tab:green", "tab:red", "tab:purple")
@@ -45,9 +45,8 @@ class SalientRow:
 def display_frames(frames, backbone, modality) -> np.ndarray:
     """Normalised model input back to viewable uint8 images.
 
-    The per-backbone normalisation is affine per pixel (a channel permutation
-    and/or scaling plus an offset), so it is inverted exactly by probing
-    :func:`iastp_tf.data.normalization.normalize` with the zero and unit images.
+    The per-backbone normalisation is one affine map of each pixel's channels
+    (:func:`iastp_tf.data.normalization.input_affine`), inverted here exactly.
 
     Args:
       frames: ``[..., S, S, C]`` normalised frames.
@@ -59,11 +58,8 @@ def display_frames(frames, backbone, modality) -> np.ndarray:
       uint8 ``[..., S, S, 3]``.
     """
     frames = np.asarray(frames, dtype=np.float64)
-    channels = frames.shape[-1]
-    offset = np.asarray(normalize(np.zeros((1, channels)), backbone, modality), np.float64)[0]  # [C]
-    unit = np.asarray(normalize(255.0 * np.eye(channels), backbone, modality), np.float64)  # [C, C]
-    mixing = (unit - offset) / 255.0  # normalised = raw @ mixing + offset
-    raw = (frames - offset) @ np.linalg.inv(mixing)
+    kernel, bias = input_affine(backbone, modality, frames.shape[-1])  # normalised = raw @ kernel + bias
+    raw = (frames - bias) @ np.linalg.inv(kernel.astype(np.float64))
     if modality != "rgb":
         raw = np.repeat(raw[..., :1], 3, axis=-1)  # first x field, grey
     return np.clip(np.round(raw), 0, 255).astype(np.uint8)
