@@ -76,6 +76,9 @@ class PyramidAttention(keras.layers.Layer):
       bias_initializer: initialiser of each ``bias_j`` ``[H·W]``.
       kernel_regularizer: optional regulariser of each ``kernel_j``.
       return_attention: also return A, for visualisation.
+      interaction_feature_gradient: let the ``−‖M‖²`` term of the interaction
+        loss push on the features X_top directly, not only through A (off by
+        default: eq. 7 optimises A, and the direct push is unbounded).
 
     Call args:
       inputs: list of N (1–4) tensors ``[B, K, H_j, W_j, C_j]``, lowest level
@@ -97,6 +100,7 @@ class PyramidAttention(keras.layers.Layer):
         bias_initializer="zeros",
         kernel_regularizer=None,
         return_attention=False,
+        interaction_feature_gradient=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -115,6 +119,7 @@ class PyramidAttention(keras.layers.Layer):
         self.bias_initializer = keras.initializers.get(bias_initializer)
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
         self.return_attention = bool(return_attention)
+        self.interaction_feature_gradient = bool(interaction_feature_gradient)
         # Loss values as metrics, so that `fit` logs show them (batch means).
         self.interaction_tracker = (
             keras.metrics.Mean(name=f"{self.name}_interaction_loss") if self.interaction_weight else None
@@ -188,7 +193,7 @@ class PyramidAttention(keras.layers.Layer):
         outputs = ops.matmul(ops.cast(attention_t, top.dtype), top)  # [B, H·W, C]
 
         if self.interaction_weight:
-            loss = ops.mean(self._interaction_loss(attention, attention_t, outputs))
+            loss = ops.mean(self._interaction_loss(attention, attention_t, outputs, top))
             self.add_loss(self.interaction_weight * loss)
             self._track(self.interaction_tracker, loss, training)
         if self.pyramid_weight:
@@ -201,10 +206,20 @@ class PyramidAttention(keras.layers.Layer):
             return outputs, attention
         return outputs
 
-    @staticmethod
-    def _interaction_loss(attention, attention_t, outputs):
-        """Eq. 8 per sample: ``−‖M‖²_F + ‖offdiag(AᵀA)‖²_F`` -> ``[B]``."""
-        energy = ops.sum(ops.square(ops.cast(outputs, "float32")), axis=(1, 2))
+    def _interaction_loss(self, attention, attention_t, outputs, top):
+        """Eq. 8 per sample: ``−‖M‖²_F + ‖offdiag(AᵀA)‖²_F`` -> ``[B]``.
+
+        Eq. 7 optimises A for the given features (``argmin_A``, as PCA picks a
+        basis for given data), so by default the energy term's gradient
+        reaches X_top only through A: ``‖Aᵀ sg(X_top)‖²``. Letting it reach the
+        features directly (``interaction_feature_gradient=True``) makes the
+        loss unbounded below: the backbone can lower it by scaling X_top up.
+        """
+        if self.interaction_feature_gradient:
+            energy = ops.sum(ops.square(ops.cast(outputs, "float32")), axis=(1, 2))
+        else:
+            fixed = ops.stop_gradient(ops.cast(top, "float32"))  # [B, K·H·W, C]
+            energy = ops.sum(ops.square(ops.matmul(attention_t, fixed)), axis=(1, 2))
         gram = ops.matmul(attention_t, attention)  # [B, H·W, H·W]
         off_diagonal = 1.0 - ops.eye(gram.shape[-1], dtype="float32")
         return ops.sum(ops.square(gram) * off_diagonal, axis=(1, 2)) - energy
@@ -256,5 +271,6 @@ class PyramidAttention(keras.layers.Layer):
             bias_initializer=keras.initializers.serialize(self.bias_initializer),
             kernel_regularizer=keras.regularizers.serialize(self.kernel_regularizer),
             return_attention=self.return_attention,
+            interaction_feature_gradient=self.interaction_feature_gradient,
         )
         return config

@@ -254,3 +254,31 @@ def test_bad_inputs_are_rejected():
         PyramidAttention()([np.ones((1, 1, 2, 2, 3), "float32"), np.ones((1, 1, 3, 3, 3), "float32")])
     with pytest.raises(ValueError, match="1 to 4 levels"):
         PyramidAttention()([np.ones((1, 1, 3, 3, 3), "float32")] * 5)
+
+
+@pytest.mark.parametrize("feature_gradient", [False, True])
+def test_interaction_energy_reaches_features_only_through_a_by_default(feature_gradient):
+    # With a zero kernel A is uniform whatever X is, so without the direct
+    # path (eq. 7 optimises A for given features) the interaction loss has no
+    # gradient with respect to the features at all.
+    top = tf.constant(random_levels(2, 3, 1)[0])
+    layer = PyramidAttention(
+        kernel_initializer="zeros",
+        interaction_weight=1.0,
+        pyramid_weight=0.0,
+        interaction_feature_gradient=feature_gradient,
+    )
+    with tf.GradientTape() as tape:
+        tape.watch(top)
+        layer([top])
+        loss = layer.losses[0]
+    grad = tape.gradient(loss, top).numpy()
+    if feature_gradient:
+        # d(-||A^T X||^2)/dX = -2 A A^T X for the uniform A.
+        hw, rows = 9, 27
+        a = np.full((rows, hw), 1 / np.sqrt(rows))
+        x = top.numpy().reshape(2, rows, -1)
+        expected = np.stack([-2 * a @ a.T @ x[b] for b in range(2)]) / 2  # batch mean
+        np.testing.assert_allclose(grad.reshape(2, rows, -1), expected, rtol=1e-5, atol=1e-6)
+    else:
+        np.testing.assert_array_equal(grad, 0.0)
