@@ -86,6 +86,13 @@ def train(
     if mixed_precision is not None:
         keras.config.set_dtype_policy(mixed_precision)
     distribution = strategy_lib.make_strategy(strategy)
+    if train_split not in metadata["splits"]:
+        raise ValueError(f"train_split {train_split!r} is not among the dataset's splits {sorted(metadata['splits'])}")
+    if metadata["splits"][train_split] < batch_size:
+        raise ValueError(
+            f"batch_size {batch_size} exceeds the {metadata['splits'][train_split]} videos of split "
+            f"{train_split!r} (training batches drop the last partial batch)"
+        )
     steps_per_epoch = schedules.steps_per_epoch(metadata["splits"][train_split], batch_size)
     schedule, preset_steps = schedules.learning_rate_schedule(steps_per_epoch=steps_per_epoch)
     with distribution.scope():

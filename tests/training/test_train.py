@@ -105,6 +105,13 @@ def test_one_and_two_replicas_take_the_same_first_step(tmp_path):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
+def test_batch_larger_than_the_split_raises(tmp_path):
+    data_dir = helpers.write_records(str(tmp_path), videos_per_class=1)
+    helpers.bind_tiny()
+    with pytest.raises(ValueError, match="batch_size 64 exceeds"):
+        _train(data_dir, tmp_path / "run", batch_size=64, total_steps=1, checkpoint_every=1)
+
+
 def test_wrong_number_of_classes_raises(tmp_path):
     data_dir = helpers.write_records(str(tmp_path), videos_per_class=1)
     helpers.bind_tiny()
