@@ -30,10 +30,10 @@ OVERRIDES = [
 _BACKBONES = {}
 
 
-def _shared_backbone(name, **kwargs):
-    key = (name, repr(sorted(kwargs.items())))
+def _shared_backbone(*args, **kwargs):
+    key = repr((args, sorted(kwargs.items())))
     if key not in _BACKBONES:
-        _BACKBONES[key] = build_backbone(name, **kwargs)
+        _BACKBONES[key] = build_backbone(*args, **kwargs)
     return _BACKBONES[key]
 
 
@@ -47,6 +47,7 @@ def records(tmp_path_factory):
 @pytest.fixture(autouse=True)
 def _shared_backbones(monkeypatch):
     monkeypatch.setattr("iastp_tf.models.stream.build_backbone", _shared_backbone)
+    monkeypatch.setattr("iastp_tf.models.fusion.build_backbone", _shared_backbone)
     yield
     gin.clear_config()
 
