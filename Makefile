@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED := 0
 
-.PHONY: install test test-fast demo bench clean
+.PHONY: install test test-fast demo demo-fusion bench clean
 
 install: $(STAMP)
 
@@ -28,8 +28,12 @@ test-fast: $(STAMP)
 demo: $(STAMP)
 	bash tools/demo.sh demo_out
 
+# Table 11 on toy videos with camera pan: late fusion vs. the three fusion modes.
+demo-fusion: $(STAMP)
+	bash tools/demo_fusion.sh demo_fusion_out
+
 bench: $(STAMP)
 	for b in benchmarks/*_bench.py; do $(PY) $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) demo_out .pytest_cache
+	rm -rf $(VENV) demo_out demo_fusion_out .pytest_cache
