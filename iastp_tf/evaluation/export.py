@@ -5,9 +5,9 @@ normalised frames ``[batch, K, S, S, C]`` float32 with K free (any number of
 segments at test time, paper Fig. 4) and returns the logits ``[batch, N]``;
 two-stream models with dict inputs take a dict of such tensors. Next to
 ``saved_model.pb`` the export writes ``iastp_tf_export.json``: what a client
-needs to prepare a video (backbone for the normalisation, modality, S, frames
-per snippet, test K, the frame size and flow settings of the records) and the
-class names.
+needs to prepare a video as its records were prepared (backbone for the
+normalisation, modality, S, frames per snippet, test K, the records' frame
+size, flow method and TV-L1 settings, JPEG quality) and the class names.
 """
 
 import json
@@ -95,5 +95,7 @@ def export(
             "class_names": metadata["class_names"],
             "frame_size": metadata.get("frame_size"),
             "flow": metadata.get("flow", {}),
+            "tvl1": metadata.get("tvl1", {}),
+            "jpeg_quality": metadata.get("jpeg_quality"),
         },
     )

@@ -4,10 +4,12 @@ Each exported stream (``iastp_tf.evaluation.export``) gets its own input from
 the same decoded video, prepared as its records were and as evaluation reads
 them: frames resized to the records' frame size, K test segments (the middle
 snippet start of each, TSN), the centred square crop resized to S, the
-backbone's normalisation. Flow streams get TV-L1 (or the records' method) flow
-computed on the fly for the sampled snippets only, quantised like the records
-(TSN, ±20 px). The streams' logits are fused with weights (late fusion,
-Table 9) and the top classes are reported with softmax probabilities.
+backbone's normalisation. Flow streams get flow computed on the fly for the
+sampled snippets only, with the records' method and TV-L1 settings, quantised
+like the records (TSN, ±20 px). Frames and flow fields pass through the
+records' JPEG quality and TensorFlow's JPEG decoder, as the records do. The
+streams' logits are fused with weights (late fusion, Table 9) and the top
+classes are reported with softmax probabilities.
 """
 
 import json
@@ -25,11 +27,21 @@ from iastp_tf.evaluation.export import load_export_metadata
 
 
 def read_frames(video_path, frame_size=None) -> np.ndarray:
-    """Decoded RGB frames uint8 ``[T, H, W, 3]``, resized to ``frame_size`` ``[h, w]`` if given."""
-    frames, _ = video.read_video(video_path)  # BGR
+    """Decoded BGR frames uint8 ``[T, H, W, 3]``, resized to ``frame_size`` ``[h, w]`` if given."""
+    frames, _ = video.read_video(video_path)
     if frame_size:
         frames = np.stack([video.resize_frame(f, *frame_size) for f in frames])
-    return frames[..., ::-1].copy()  # BGR -> RGB, as the records decode
+    return frames
+
+
+def _as_recorded(images, quality, channels):
+    """``images`` as the records return them: JPEG at ``quality``, decoded by TensorFlow.
+
+    Colour images go in as BGR (OpenCV) and come out RGB; grey ones keep one channel.
+    """
+    return np.stack([
+        tf.io.decode_jpeg(records.encode_jpeg(image, quality), channels=channels).numpy() for image in images
+    ])
 
 
 def _centre_views(frames, input_size):
@@ -45,27 +57,38 @@ def _snippet_indices(num_frames, metadata):
     return np.minimum(starts.numpy()[:, None] + steps, num_frames - 1)  # [K, L]
 
 
-def _quantized_flow(frames, field_indices, flow_settings):
-    """uint8 ``[F, H, W, 2]`` flow for each requested field t (frames t -> t+1)."""
-    method = flow_settings.get("method") or "tvl1"
-    estimator = FlowEstimator("tvl1" if method in ("none", None) else method)
-    grey = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames]
-    bound = flow_settings.get("bound", features.FLOW_BOUND)
-    fields = {t: records.quantize_flow(estimator.pair(grey[t], grey[t + 1]), bound) for t in set(field_indices.ravel())}
+def _recorded_flow(frames, field_indices, metadata):
+    """uint8 ``[F, H, W, 2]`` flow for each requested field t (BGR frames t -> t+1), as recorded."""
+    settings, tvl1 = metadata.get("flow", {}), metadata.get("tvl1", {})
+    method = settings.get("method")
+    estimator = FlowEstimator(
+        "tvl1" if method in ("none", None) else method,
+        tvl1_scales=tvl1.get("scales", 5),
+        tvl1_warps=tvl1.get("warps", 5),
+    )
+    grey = [cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for f in frames]
+    bound = settings.get("bound", features.FLOW_BOUND)
+    quality = metadata.get("jpeg_quality") or records.DEFAULT_JPEG_QUALITY
+    fields = {}
+    for t in set(field_indices.ravel()):
+        quantized = records.quantize_flow(estimator.pair(grey[t], grey[t + 1]), bound)  # [H, W, 2]
+        x, y = (_as_recorded([quantized[..., axis]], quality, 1)[0, ..., 0] for axis in (0, 1))
+        fields[t] = np.stack([x, y], axis=-1)
     return np.stack([fields[t] for t in field_indices.ravel()])
 
 
 def stream_input(frames, metadata) -> np.ndarray:
-    """The ``[1, K, S, S, C]`` float32 input of one exported stream for RGB ``frames`` ``[T, H, W, 3]``."""
+    """The ``[1, K, S, S, C]`` float32 input of one exported stream for BGR ``frames`` ``[T, H, W, 3]``."""
     modality, size = metadata["modality"], metadata["input_size"]
     if modality == "rgb":
         indices = _snippet_indices(len(frames), metadata)  # [K, L]
-        chosen = frames[indices.ravel()]  # [K·L, H, W, 3]
+        quality = metadata.get("jpeg_quality") or records.DEFAULT_JPEG_QUALITY
+        chosen = _as_recorded(frames[indices.ravel()], quality, 3)  # [K·L, H, W, 3] RGB
     else:
         if len(frames) < 2:
             raise ValueError("a flow stream needs a video of at least 2 frames")
         indices = _snippet_indices(len(frames) - 1, metadata)  # fields, [K, L]
-        chosen = _quantized_flow(frames, indices, metadata.get("flow", {}))  # [K·L, H, W, 2]
+        chosen = _recorded_flow(frames, indices, metadata)  # [K·L, H, W, 2]
     views = _centre_views(chosen, size)  # [K·L, S, S, c]
     num_segments, new_length = indices.shape
     stacked = tf.reshape(views, [num_segments, new_length, size, size, -1])  # [K, L, S, S, c]

@@ -7,7 +7,10 @@ import json
 import os
 import subprocess
 
+import numpy as np
 import pytest
+
+from iastp_tf.evaluation.scores import load_scores
 
 _REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -27,6 +30,16 @@ def test_demo_runs_every_step(tmp_path):
     prediction = json.loads((out / "prediction.json").read_text())
     assert len(prediction["top"]) == 2  # both classes, best first
     assert prediction["top"][0]["probability"] >= prediction["top"][1]["probability"]
+    # predict.py prepares the video as the records and the test pipeline do: its fused
+    # probabilities equal those from the evaluation scores of the same video.
+    video_id = os.path.splitext(os.path.relpath(prediction["video"], out / "toy_videos"))[0]
+    logits = sum(
+        weight * scores.scores[list(scores.video_ids).index(video_id)]
+        for weight, scores in zip((1.0, 1.5), (load_scores(out / "runs" / s / "eval_test" / "scores.npz") for s in ("rgb", "flow")))
+    )
+    expected = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
+    for entry in prediction["top"]:
+        assert entry["probability"] == pytest.approx(expected[entry["index"]], abs=0.02)
     for stream in ("rgb", "flow"):
         assert (out / "runs" / stream / "export" / "saved_model.pb").exists()
         assert (out / "runs" / stream / "eval_test" / "confusion_matrix.csv").exists()
