@@ -18,6 +18,12 @@ import tensorflow as tf
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
 
+# One MirroredStrategy per device set and process: each new strategy restarts
+# TF's collective instance keys, so a second one over the same devices reuses
+# keys with other shapes and its all-reduces fail ("Shape mismatch in the
+# collective instance").
+_MIRRORED = {}
+
 
 @gin.configurable
 def make_strategy(name="default", devices=None) -> tf.distribute.Strategy:
@@ -25,7 +31,10 @@ def make_strategy(name="default", devices=None) -> tf.distribute.Strategy:
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "mirrored":
-        return tf.distribute.MirroredStrategy(devices=devices)
+        key = None if devices is None else tuple(devices)
+        if key not in _MIRRORED:
+            _MIRRORED[key] = tf.distribute.MirroredStrategy(devices=devices)
+        return _MIRRORED[key]
     if name == "multi_worker":
         if "TF_CONFIG" not in os.environ:
             raise ValueError("strategy 'multi_worker' needs the cluster in the TF_CONFIG environment variable")
