@@ -218,9 +218,10 @@ def run_training(
         logs["steps_per_second"] = log.steps / max(time.time() - start, 1e-9)
         for metric in model.metrics:  # e.g. the attention layer's loss trackers
             logs[metric.name] = float(metric.result())
-            metric.reset_state()
         if validation_fn is not None:
             logs.update({f"val_{name}": value for name, value in validation_fn(model).items()})
+        for metric in model.metrics:  # after validation, whose calls update them too
+            metric.reset_state()
         headline = logs["val_headline"] if validation_fn is not None else -logs["loss"]
         manager.save(checkpoint_number=step)
         model.save_weights(os.path.join(own_dir, LAST_WEIGHTS))
