@@ -30,7 +30,8 @@ touch "$COMMANDS"
 run() {
   echo "+ $*" >&2
   echo "$*" >>"$COMMANDS"
-  "$@"
+  # TensorFlow's C++ start-up lines ignore TF_CPP_MIN_LOG_LEVEL; keep them out of the demo's output.
+  "$@" 2> >(grep -v -E '^(WARNING: All log messages before absl|[IWE]0000 00:00:|I[0-9]{4} [0-9:.]+ +[0-9]+ functional_saver\.py:)' >&2)
 }
 
 # 1. Toy videos with camera pan; records with TV-L1 flow and motion-compensated flow (flow_mc).
