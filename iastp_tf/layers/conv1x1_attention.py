@@ -12,7 +12,7 @@ with no mixing between positions.
 import keras
 from keras import ops
 
-from iastp_tf.layers.pyramid_attention import DOWNSAMPLES, FUSIONS, fuse_scores, make_downsampler
+from iastp_tf.layers.pyramid_attention import DOWNSAMPLES, FUSIONS, check_levels, fuse_scores, make_downsamplers
 
 
 @keras.saving.register_keras_serializable(package="iastp_tf")
@@ -57,13 +57,8 @@ class Conv1x1Attention(keras.layers.Layer):
         self.return_attention = bool(return_attention)
 
     def build(self, input_shape):
-        if not isinstance(input_shape, (list, tuple)) or not 1 <= len(input_shape) <= 4:
-            raise ValueError(f"inputs must be a list of 1 to 4 [B, K, H, W, C] tensors, got {input_shape}")
-        for j, shape in enumerate(input_shape):
-            if len(shape) != 5 or any(d is None for d in shape[2:]):
-                raise ValueError(f"level {j} must be [B, K, H, W, C] with static H, W, C; got {shape}")
-        self.top_size = tuple(input_shape[-1][2:4])
-        self.kernels, self.biases, self.downsamplers = [], [], []
+        self.top_size = check_levels(input_shape)
+        self.kernels, self.biases = [], []
         for j, shape in enumerate(input_shape, start=1):
             self.kernels.append(
                 self.add_weight(
@@ -74,16 +69,7 @@ class Conv1x1Attention(keras.layers.Layer):
                 )
             )
             self.biases.append(self.add_weight(name=f"bias_{j}", shape=(1,), initializer=self.bias_initializer))
-        for j, shape in enumerate(input_shape, start=1):
-            size = tuple(shape[2:4])
-            if size == self.top_size:
-                self.downsamplers.append(None)
-                continue
-            if size[0] < self.top_size[0] or size[1] < self.top_size[1]:
-                raise ValueError(f"level {j} ({size}) is smaller than the top level ({self.top_size})")
-            layer = make_downsampler(size, self.top_size, shape[4], self.downsample, f"downsample_{j}")
-            layer.build((None, *size, shape[4]))
-            self.downsamplers.append(layer)
+        self.downsamplers = make_downsamplers(input_shape, self.top_size, self.downsample)
 
     def call(self, inputs):
         top_h, top_w = self.top_size

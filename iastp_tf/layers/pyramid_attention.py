@@ -61,6 +61,36 @@ def make_downsampler(level_size, top_size, channels, method, name):
     return keras.layers.Conv2D(channels, kernel, strides=strides, padding="valid", name=name)
 
 
+def check_levels(input_shape):
+    """Validates the shapes of N (1–4) levels ``[B, K, H_j, W_j, C_j]``; returns the top ``(H, W)``."""
+    if not isinstance(input_shape, (list, tuple)) or not input_shape or not isinstance(
+        input_shape[0], (list, tuple)
+    ):
+        raise ValueError(f"inputs must be a list of [B, K, H, W, C] tensors, got shape {input_shape}")
+    if not 1 <= len(input_shape) <= 4:
+        raise ValueError(f"inputs must hold 1 to 4 levels, got {len(input_shape)}")
+    for j, shape in enumerate(input_shape):
+        if len(shape) != 5 or any(d is None for d in shape[2:]):
+            raise ValueError(f"level {j} must be [B, K, H, W, C] with static H, W, C; got {shape}")
+    return tuple(input_shape[-1][2:4])
+
+
+def make_downsamplers(input_shape, top_size, method):
+    """R of eq. 1 for every level: a built layer, or ``None`` where the level is already H×W."""
+    downsamplers = []
+    for j, shape in enumerate(input_shape, start=1):
+        size = tuple(shape[2:4])
+        if size == top_size:
+            downsamplers.append(None)
+            continue
+        if size[0] < top_size[0] or size[1] < top_size[1]:
+            raise ValueError(f"level {j} ({size}) is smaller than the top level ({top_size})")
+        layer = make_downsampler(size, top_size, shape[4], method, f"downsample_{j}")
+        layer.build((None, *size, shape[4]))
+        downsamplers.append(layer)
+    return downsamplers
+
+
 @keras.saving.register_keras_serializable(package="iastp_tf")
 class PyramidAttention(keras.layers.Layer):
     """Interaction-aware spatio-temporal pyramid attention layer.
@@ -129,18 +159,8 @@ class PyramidAttention(keras.layers.Layer):
         )
 
     def build(self, input_shape):
-        if not isinstance(input_shape, (list, tuple)) or not input_shape or not isinstance(
-            input_shape[0], (list, tuple)
-        ):
-            raise ValueError(f"inputs must be a list of [B, K, H, W, C] tensors, got shape {input_shape}")
-        if not 1 <= len(input_shape) <= 4:
-            raise ValueError(f"inputs must hold 1 to 4 levels, got {len(input_shape)}")
-        for j, shape in enumerate(input_shape):
-            if len(shape) != 5 or any(d is None for d in shape[2:]):
-                raise ValueError(f"level {j} must be [B, K, H, W, C] with static H, W, C; got {shape}")
-        top_h, top_w = input_shape[-1][2:4]
-        self.top_size = (top_h, top_w)
-        self.level_channels = [shape[4] for shape in input_shape]
+        self.top_size = check_levels(input_shape)
+        top_h, top_w = self.top_size
         positions = top_h * top_w
         self.kernels, self.biases = [], []
         for j, shape in enumerate(input_shape, start=1):
@@ -155,17 +175,7 @@ class PyramidAttention(keras.layers.Layer):
             self.biases.append(
                 self.add_weight(name=f"bias_{j}", shape=(positions,), initializer=self.bias_initializer)
             )
-        self.downsamplers = []
-        for j, shape in enumerate(input_shape, start=1):
-            size = tuple(shape[2:4])
-            if size == self.top_size:
-                self.downsamplers.append(None)
-                continue
-            if size[0] < top_h or size[1] < top_w:
-                raise ValueError(f"level {j} ({size}) is smaller than the top level ({self.top_size})")
-            layer = make_downsampler(size, self.top_size, shape[4], self.downsample, f"downsample_{j}")
-            layer.build((None, *size, shape[4]))
-            self.downsamplers.append(layer)
+        self.downsamplers = make_downsamplers(input_shape, self.top_size, self.downsample)
 
     def call(self, inputs, training=None):
         top_h, top_w = self.top_size
