@@ -282,3 +282,28 @@ def test_interaction_energy_reaches_features_only_through_a_by_default(feature_g
         np.testing.assert_allclose(grad.reshape(2, rows, -1), expected, rtol=1e-5, atol=1e-6)
     else:
         np.testing.assert_array_equal(grad, 0.0)
+
+
+def test_gradients_stay_finite_when_the_pyramid_sum_is_clamped_at_zero():
+    # One frame, two 1x2 levels of one channel holding (-3, 1), kernels ones:
+    # each level alone prefers position 1 (softmax ~ (0.02, 0.98)), their
+    # product (9, 1) prefers position 0, so every delta^2 is ~1.9 and
+    # sum(1 - delta^2) = 4 - 4 * 1.9 < 0: the loss is clamped to 0.
+    x = tf.constant(np.array([-3.0, 1.0], "float32").reshape(1, 1, 1, 2, 1))
+    layer = PyramidAttention(kernel_initializer="ones", interaction_weight=1.0, pyramid_weight=1.0)
+    layer([x, x])
+    kernels = [v.numpy().astype(np.float64) for v in layer.kernels]
+    biases = [v.numpy().astype(np.float64) for v in layer.biases]
+    levels = [x.numpy()[0].astype(np.float64)] * 2
+    _, a, _, _ = np_pyramid_attention(levels, kernels, biases, "product")
+    s = np_softmax(levels[0].reshape(2, 1) @ kernels[0] + biases[0], axis=0)
+    assert 2 * 2 - 2 * np.sum((a - s) ** 2) < 0  # the raw sum of eq. 14 is negative
+    with tf.GradientTape() as tape:
+        out = layer([x, x])
+        interaction, pyramid = layer.losses
+        loss = tf.reduce_sum(tf.sin(out)) + interaction + pyramid
+    assert float(pyramid) == 0.0
+    grads = tape.gradient(loss, layer.trainable_weights)
+    for var, grad in zip(layer.trainable_weights, grads):
+        assert np.isfinite(grad.numpy()).all(), var.path
+        assert np.abs(grad.numpy()).max() > 0, var.path
