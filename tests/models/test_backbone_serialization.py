@@ -1,7 +1,8 @@
 """Every backbone's stream survives `.keras` save/load and `model.export` (issue 4, SPEC §3).
 
-For every backbone in RGB with pyramid attention over 3 scales, and for tiny
-and BN-Inception also in flow with the TSN consensus (``attention="none"``),
+For every backbone with pyramid attention over 3 scales (RGB; TSM in flow),
+for tiny and BN-Inception also in flow with the TSN consensus
+(``attention="none"``), and for tiny with the conv1x1 baseline,
 the stream model is saved to ``.keras`` and loaded back, and exported as a
 SavedModel and loaded with ``tf.saved_model.load``; both must give the
 in-memory model's logits. They are fed K = 1 and K = 3 frames, so K is free at
@@ -31,12 +32,13 @@ SLOW = ("vgg16", "bn_inception", "inception_resnet_v2", "resnet50", "resnet50_ts
 CASES = [
     ("tiny", "rgb", "pyramid"),
     ("tiny", "flow", "none"),
+    ("tiny", "rgb", "conv1x1"),
     ("vgg16", "rgb", "pyramid"),
     ("bn_inception", "rgb", "pyramid"),
     ("bn_inception", "flow", "none"),
     ("inception_resnet_v2", "rgb", "pyramid"),
     ("resnet50", "rgb", "pyramid"),
-    ("resnet50_tsm", "rgb", "pyramid"),
+    ("resnet50_tsm", "flow", "pyramid"),
 ]
 
 

@@ -8,7 +8,6 @@ built once per module, and the full-size and heavy checks are marked slow.
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from iastp_tf.backbones import build_backbone
 from iastp_tf.layers import PyramidAttention
@@ -146,28 +145,3 @@ def test_flow_stream_starts_from_the_rgb_weights(tmp_path):
         np.testing.assert_allclose(flow_kernel[:, :, channel], rgb_kernel.mean(axis=2), rtol=1e-6)
     np.testing.assert_array_equal(trunk.get_layer("conv5_block3_3_conv").kernel.numpy(),
                                   rgb.get_layer("conv5_block3_3_conv").kernel.numpy())
-
-
-# resnet50_tsm holds the one custom backbone layer (TemporalShift); the other
-# backbones are built from stock Keras layers, and tracing their exports costs
-# 25-80 s each on a CPU.
-@pytest.mark.parametrize("backbone", ["resnet50_tsm"])
-def test_save_load_and_export_keep_the_outputs(backbone, tmp_path):
-    keras.utils.set_random_seed(8)
-    model = _stream(backbone, modality="flow", num_scales=2)
-    size = SMALL_SIZE[backbone]
-    if backbone == "resnet50_tsm":  # the shift needs num_segments frames per video
-        inputs = [_frames(1, TSM_SEGMENTS, size, 10), _frames(2, TSM_SEGMENTS, size, 10, seed=1)]
-    else:  # K free at serving time
-        inputs = [_frames(1, 1, size, 10), _frames(1, 2, size, 10, seed=1)]
-    expected = [model(x, training=False).numpy() for x in inputs]
-
-    model.save(tmp_path / "stream.keras")
-    reloaded = keras.models.load_model(tmp_path / "stream.keras")
-    for x, y in zip(inputs, expected):
-        np.testing.assert_allclose(reloaded(x, training=False), y, rtol=1e-5, atol=1e-5)
-
-    model.export(str(tmp_path / "saved_model"), verbose=False)
-    exported = tf.saved_model.load(str(tmp_path / "saved_model"))
-    for x, y in zip(inputs, expected):
-        np.testing.assert_allclose(exported.serve(x).numpy(), y, rtol=1e-5, atol=1e-5)
