@@ -91,8 +91,10 @@ def build_stream_model(
       num_scales: pyramid levels (1–3; 4 for Inception-ResNet-V2); 0 means no
         attention (TSN consensus).
       attention: ``"pyramid"``, ``"conv1x1"`` (Table 5) or ``"none"`` (TSN).
-      multi_label: the logits are read with per-class sigmoids (Charades);
-        recorded on the model as ``model.multi_label`` for the training code.
+      multi_label: the logits are meant for per-class sigmoids (Charades).
+        The logits are the same either way; the flag is recorded as
+        ``model.multi_label`` for callers (training reads it from the
+        records' ``dataset.json``).
       dropout: rate before the classifier; ``None`` for the paper's 0.5 (RGB)
         or 0.7 (flow).
       weights: backbone weights: ``None``, ``"imagenet"`` or a path.
