@@ -26,15 +26,7 @@ SUMMARY=$OUT/summary.md
 START=$(date +%s)
 : >"$COMMANDS"
 
-# Runs a command, keeping it (shell-quoted, ready to paste) for the summary.
-run() {
-  local quoted
-  quoted=$(printf '%q ' "$@")
-  echo "+ ${quoted% }" >&2
-  echo "${quoted% }" >>"$COMMANDS"
-  # TensorFlow's C++ start-up lines ignore TF_CPP_MIN_LOG_LEVEL; keep them out of the demo's output.
-  "$@" 2> >(grep -v -E '^(WARNING: All log messages before absl|[IWE]0000 00:00:|I[0-9]{4} [0-9:.]+ +[0-9]+ functional_saver\.py:)' >&2)
-}
+source "$(dirname "$0")/demo_run.sh"  # run CMD...: logged to $COMMANDS
 
 # 1. Toy videos (class = motion of a shape) and records with TV-L1 flow.
 if [ ! -f "$RECORDS/dataset.json" ]; then

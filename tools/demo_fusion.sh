@@ -27,15 +27,7 @@ COMMANDS=$OUT/commands.txt
 TABLE=$OUT/table11.md
 touch "$COMMANDS"
 
-# Runs a command, keeping it shell-quoted (ready to paste) for the table.
-run() {
-  local quoted
-  quoted=$(printf '%q ' "$@")
-  echo "+ ${quoted% }" >&2
-  echo "${quoted% }" >>"$COMMANDS"
-  # TensorFlow's C++ start-up lines ignore TF_CPP_MIN_LOG_LEVEL; keep them out of the demo's output.
-  "$@" 2> >(grep -v -E '^(WARNING: All log messages before absl|[IWE]0000 00:00:|I[0-9]{4} [0-9:.]+ +[0-9]+ functional_saver\.py:)' >&2)
-}
+source "$(dirname "$0")/demo_run.sh"  # run CMD...: logged to $COMMANDS
 
 # 1. Toy videos with camera pan; records with TV-L1 flow and motion-compensated flow (flow_mc).
 if [ ! -f "$RECORDS/dataset.json" ]; then
