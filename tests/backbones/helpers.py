@@ -30,3 +30,14 @@ def gray_frames(size: int, flow_channels: int, seed: int = 0):
     flow = np.repeat(plane, flow_channels, axis=-1)
     rgb = np.repeat(plane * flow_channels / 3.0, 3, axis=-1)
     return rgb, flow
+
+
+def saved_reference(application, size, seed, folder):
+    """A randomly initialised ``keras.applications`` model (no top, average pooled,
+    random batch-norm statistics) and the path of its saved weights in ``folder``."""
+    keras.utils.set_random_seed(seed)
+    app = application(include_top=False, weights=None, input_shape=(size, size, 3), pooling="avg")
+    randomize_batch_norm(app)
+    path = folder / f"{app.name}_notop.weights.h5"
+    app.save_weights(path)
+    return app, str(path)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from iastp_tf.backbones import build_backbone
-from tests.backbones.helpers import gray_frames, randomize_batch_norm
+from tests.backbones.helpers import gray_frames, saved_reference
 
 SIZE = 75  # the smallest input keras.applications accepts; keeps the forward pass cheap
 
@@ -13,13 +13,7 @@ SIZE = 75  # the smallest input keras.applications accepts; keeps the forward pa
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
     """A randomly initialised keras.applications model and its saved weights."""
-    keras.utils.set_random_seed(2)
-    app = keras.applications.InceptionResNetV2(include_top=False, weights=None,
-                                               input_shape=(SIZE, SIZE, 3), pooling="avg")
-    randomize_batch_norm(app)
-    path = tmp_path_factory.mktemp("irv2") / "irv2_notop.weights.h5"
-    app.save_weights(path)
-    return app, str(path)
+    return saved_reference(keras.applications.InceptionResNetV2, SIZE, 2, tmp_path_factory.mktemp("irv2"))
 
 
 @pytest.mark.slow

@@ -6,7 +6,7 @@ import pytest
 
 from iastp_tf.backbones import build_backbone
 from iastp_tf.backbones.temporal_shift import TemporalShift
-from tests.backbones.helpers import gray_frames, randomize_batch_norm
+from tests.backbones.helpers import gray_frames, saved_reference
 
 SIZE = 64  # equivalence does not depend on the frame size; 64 keeps it cheap
 
@@ -14,13 +14,7 @@ SIZE = 64  # equivalence does not depend on the frame size; 64 keeps it cheap
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
     """A randomly initialised keras.applications ResNet50 and its saved weights."""
-    keras.utils.set_random_seed(1)
-    app = keras.applications.ResNet50(include_top=False, weights=None,
-                                      input_shape=(SIZE, SIZE, 3), pooling="avg")
-    randomize_batch_norm(app)
-    path = tmp_path_factory.mktemp("resnet50") / "resnet50_notop.weights.h5"
-    app.save_weights(path)
-    return app, str(path)
+    return saved_reference(keras.applications.ResNet50, SIZE, 1, tmp_path_factory.mktemp("resnet50"))
 
 
 def test_taps_at_224():
