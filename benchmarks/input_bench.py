@@ -30,6 +30,7 @@ import tensorflow as tf
 from absl import app, flags
 
 from iastp_tf.data.pipeline import make_dataset
+from iastp_tf.data import dataset_info
 from iastp_tf.data.prepare import records
 
 _VIDEOS = flags.DEFINE_integer("videos", 32, "Synthetic videos to write.")
@@ -81,7 +82,7 @@ def write_benchmark_records(data_dir, num_videos, num_frames, seed=0):
     half = len(serialized) // 2
     for shard, chunk in enumerate((serialized[:half], serialized[half:])):
         records.write_tfrecord(os.path.join(data_dir, records.shard_filename("train", shard, 2)), chunk)
-    records.write_dataset_json(
+    dataset_info.write_dataset_info(
         data_dir, class_names=[f"class_{c}" for c in range(10)], split_counts={"train": num_videos},
         frame_size=[HEIGHT, WIDTH], flow_method="tvl1", compensated=False, multi_label=False,
         command="benchmarks/input_bench.py", num_shards={"train": 2},

@@ -19,13 +19,13 @@ indices are drawn over the shorter of the modalities and the longest snippet,
 so the RGB frame of segment k is the first frame of flow snippet k.
 """
 
-import json
 import os
 
 import gin
 import tensorflow as tf
 
 from iastp_tf.data import augmentation, decoder, normalization, sampling, snippets
+from iastp_tf.data.dataset_info import read_dataset_info
 from iastp_tf.data.normalization import MODALITIES, default_input_size, normalize
 
 SAMPLINGS = ("segments", "dense")
@@ -147,15 +147,6 @@ def make_dataset(
             clip.test_example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic
         )
     return clips.batch(batch_size, drop_remainder=training).prefetch(tf.data.AUTOTUNE)
-
-
-def read_dataset_info(data_dir):
-    """The parsed ``dataset.json`` of a records directory."""
-    path = os.path.join(data_dir, "dataset.json")
-    if not tf.io.gfile.exists(path):
-        raise ValueError(f"data_dir {data_dir!r} has no dataset.json (not a records directory?)")
-    with tf.io.gfile.GFile(path) as f:
-        return json.load(f)
 
 
 def _check_arguments(

@@ -6,30 +6,18 @@ A workdir holds ``operative_config.gin`` (every gin value the run used),
 ``tensorboard/``.
 """
 
-import json
 import os
 
 import gin
+
+from iastp_tf.data import dataset_info as dataset_info_lib
 
 CHECKPOINT_CHOICES = ("best", "last")
 
 
 def read_metadata(data_dir, dataset_info=None) -> dict:
-    """``dataset.json`` of a records folder (SPEC §4), or ``dataset_info`` when given.
-
-    ``dataset_info`` stands in for data without a ``dataset.json`` (CIFAR-100
-    from TFDS): at least ``num_classes`` and ``splits``; class names default
-    to ``class_000``, ``class_001``, ...
-    """
-    if dataset_info is not None:
-        info = dict(dataset_info)
-        info.setdefault("class_names", [f"class_{c:03d}" for c in range(info["num_classes"])])
-        return info
-    path = os.path.join(data_dir, "dataset.json")
-    if not os.path.exists(path):
-        raise ValueError(f"data_dir has no dataset.json: {data_dir!r}")
-    with open(path) as f:
-        return json.load(f)
+    """``dataset.json`` of ``data_dir`` (see :func:`iastp_tf.data.dataset_info.read_dataset_info`)."""
+    return dataset_info_lib.read_dataset_info(data_dir, dataset_info)
 
 
 def write_operative_config(workdir, name="operative_config.gin") -> str:

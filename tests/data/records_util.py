@@ -12,6 +12,7 @@ import os
 
 import numpy as np
 
+from iastp_tf.data import dataset_info
 from iastp_tf.data.prepare import records
 
 STEP = 8
@@ -109,7 +110,7 @@ def write_index_coded_dataset(
     for shard in range(num_shards):
         path = os.path.join(data_dir, records.shard_filename(split, shard, num_shards))
         records.write_tfrecord(path, serialized[bounds[shard] : bounds[shard + 1]])
-    records.write_dataset_json(
+    dataset_info.write_dataset_info(
         data_dir,
         class_names=[f"class_{c}" for c in range(num_classes)],
         split_counts={split: len(serialized)},

@@ -15,9 +15,7 @@ Flow quantisation follows TSN: clip to ±``FLOW_BOUND`` pixels, then
 """
 
 import dataclasses
-import json
 import os
-import platform
 import struct
 from collections.abc import Sequence
 
@@ -180,9 +178,7 @@ class VideoRecord:
 
 
 # ---------------------------------------------------------------------------
-# Shards and dataset.json.
-
-DATASET_JSON = "dataset.json"
+# Shards.
 
 
 def shard_filename(split: str, index: int, num_shards: int) -> str:
@@ -203,66 +199,3 @@ def write_tfrecord(path: str, records: Sequence[bytes]) -> None:
         for record in records:
             writer.write(record)
     os.replace(temporary, path)
-
-
-def library_versions() -> dict[str, str]:
-    """Versions of what made the records, for dataset.json."""
-    import tensorflow as tf
-
-    import iastp_tf
-
-    return {
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "opencv": cv2.__version__,
-        "tensorflow": tf.__version__,
-        "iastp_tf": iastp_tf.__version__,
-    }
-
-
-def write_dataset_json(
-    output_dir: str,
-    *,
-    class_names: Sequence[str],
-    split_counts: dict[str, int],
-    frame_size: Sequence[int] | None,
-    flow_method: str,
-    compensated: bool,
-    multi_label: bool,
-    command: str,
-    num_shards: dict[str, int],
-    extra: dict | None = None,
-) -> dict:
-    """Writes ``dataset.json`` (SPEC §4) atomically and returns its content.
-
-    Args:
-      output_dir: the dataset directory.
-      class_names: names in class-index order.
-      split_counts: records per split, e.g. ``{"train": 9537, "test": 3783}``.
-      frame_size: ``[height, width]`` of the stored frames, or None when
-        videos keep their own aspect ratio (``short_side`` resizing).
-      flow_method: "tvl1", "farneback" or "none".
-      compensated: whether ``flow_mc`` fields are stored.
-      multi_label: whether a video may carry several labels (Charades).
-      command: the command line that made the directory.
-      num_shards: shards per split.
-      extra: further entries (resizing, failure count, ...).
-    """
-    content = {
-        "class_names": list(class_names),
-        "num_classes": len(class_names),
-        "splits": dict(split_counts),
-        "num_shards": dict(num_shards),
-        "frame_size": list(frame_size) if frame_size is not None else None,
-        "flow": {"method": flow_method, "bound": features.FLOW_BOUND, "compensated": compensated},
-        "multi_label": multi_label,
-        "command": command,
-        "versions": library_versions(),
-    }
-    content.update(extra or {})
-    path = os.path.join(output_dir, DATASET_JSON)
-    with open(f"{path}.tmp", "w") as f:
-        json.dump(content, f, indent=2)
-        f.write("\n")
-    os.replace(f"{path}.tmp", path)
-    return content

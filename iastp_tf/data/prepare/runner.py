@@ -36,6 +36,7 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
+from iastp_tf.data import dataset_info
 from iastp_tf.data.prepare import compensation, flow as flow_lib, rawframes, records, splits
 from iastp_tf.data.prepare import video as video_lib
 
@@ -431,10 +432,8 @@ def prepare_dataset(
     workspace = _Workspace(output_dir, index, num_shards)
     fingerprint = _fingerprint(workspace.plan, workspace.shards, kind, options)
 
-    dataset_json = os.path.join(output_dir, records.DATASET_JSON)
-    if os.path.exists(dataset_json):  # Finished before: nothing to do.
-        with open(dataset_json) as f:
-            finished = json.load(f)
+    if os.path.exists(os.path.join(output_dir, dataset_info.DATASET_JSON)):  # Finished before: nothing to do.
+        finished = dataset_info.read_dataset_info(output_dir)
         if finished.get("fingerprint") != fingerprint:
             raise ValueError(f"output_dir {output_dir} holds a different finished preparation")
         with open(os.path.join(output_dir, FAILURES_TXT), encoding="utf-8") as f:
@@ -499,7 +498,7 @@ def prepare_dataset(
     failure_lines = [f.line() for f in index.failures + video_failures]
     with open(os.path.join(output_dir, FAILURES_TXT), "w", encoding="utf-8") as f:
         f.writelines(line + "\n" for line in failure_lines)
-    dataset = records.write_dataset_json(
+    dataset = dataset_info.write_dataset_info(
         output_dir,
         class_names=index.class_names,
         split_counts=split_counts,

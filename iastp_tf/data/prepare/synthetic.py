@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from iastp_tf.data import dataset_info
 from iastp_tf.data.prepare import records
 
 
@@ -144,7 +145,7 @@ def write_synthetic_dataset(
         split_counts[split] = len(serialized)
         shard_counts[split] = num_shards
 
-    return records.write_dataset_json(
+    return dataset_info.write_dataset_info(
         out_dir,
         class_names=class_names,
         split_counts=split_counts,
