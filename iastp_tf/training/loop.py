@@ -54,12 +54,13 @@ def _accuracy_counts(labels, logits, multi_label):
     return tf.reduce_sum(hits), tf.cast(tf.size(hits), tf.float32)
 
 
-def make_train_step(model, optimizer, strategy, multi_label, weight_decay, jit_compile):
+def make_train_step(model, optimizer, strategy, multi_label, weight_decay, jit_compile, gradient_clip_norm=None):
     """A ``tf.function`` running one distributed step on ``next(iterator)``.
 
     Returns per step a dict of global sums: ``loss`` (the whole eq. 12 value,
     already the global mean), ``cross_entropy``, ``extra_losses`` (the
     layers' ``add_loss`` terms), ``weight_decay``, ``correct`` and ``count``.
+    ``gradient_clip_norm`` bounds the global norm of the batch's gradient (TSN).
     """
     scales_loss = isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
 
@@ -75,6 +76,9 @@ def make_train_step(model, optimizer, strategy, multi_label, weight_decay, jit_c
             loss = cross_entropy + tf.nn.scale_regularization_loss(extra + decay)
             scaled = optimizer.scale_loss(loss) if scales_loss else loss
         gradients = tape.gradient(scaled, model.trainable_variables)
+        if gradient_clip_norm is not None:  # on the scaled gradients, so the bound scales too
+            bound = gradient_clip_norm * (optimizer.dynamic_scale if scales_loss else 1.0)
+            gradients = optimizer_lib.clip_by_global_norm_over_replicas(gradients, bound)
         optimizer.apply_gradients(zip(gradients, model.trainable_variables))
         correct, count = _accuracy_counts(labels, logits, multi_label)
         replicas = tf.cast(strategy.num_replicas_in_sync, tf.float32)
@@ -140,6 +144,7 @@ def run_training(
     validation_fn=None,
     callbacks=(),
     verbose=1,
+    gradient_clip_norm=None,
 ) -> dict:
     """Trains ``model`` until ``optimizer.iterations == total_steps``, resuming from ``workdir``.
 
@@ -165,6 +170,8 @@ def run_training(
         logs)`` and ``on_epoch_end(interval, logs)`` are called (an interval
         plays the role of an epoch).
       verbose: 1 shows a progress bar per interval, 0 is silent.
+      gradient_clip_norm: bound on the global gradient norm (see
+        :func:`iastp_tf.training.optimizer.clip_by_global_norm_over_replicas`).
 
     Returns:
       The logs of the last interval (empty if nothing was left to train).
@@ -191,7 +198,8 @@ def run_training(
         checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
         if verbose:
             print(f"Resuming from {manager.latest_checkpoint} at step {int(optimizer.iterations.numpy())}")
-    train_step = make_train_step(model, optimizer, strategy, multi_label, weight_decay, jit_compile)
+    train_step = make_train_step(model, optimizer, strategy, multi_label, weight_decay, jit_compile,
+                                 gradient_clip_norm)
     callback_list = keras.callbacks.CallbackList(list(callbacks), model=model)
     writer = tf.summary.create_file_writer(os.path.join(own_dir, "tensorboard"))
     best_path = os.path.join(own_dir, "best_metric.txt")

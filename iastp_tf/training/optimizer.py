@@ -6,6 +6,14 @@ multi-label Charades), the attention layer's terms (added by the layer with
 ``add_loss``, so they arrive in ``model.losses``), and L2 weight decay with
 λ = 4e-5 on every kernel (convolution, dense and attention kernels; biases and
 batch-norm parameters are left alone). SGD with momentum 0.9.
+
+Gradient clipping (TSN; the paper follows TSN and is silent on it): TSN clips
+the global L2 norm of the gradient of the whole batch (Caffe solvers
+``clip_gradients: 40`` RGB / ``20`` flow, tsn-pytorch ``--gd 20``).
+:func:`clip_by_global_norm_over_replicas` does that for the gradient summed
+over replicas. Keras' own ``global_clipnorm`` is not used: under a
+``tf.distribute`` strategy it clips each replica's part before the sum, so N
+replicas could apply up to N times the bound.
 """
 
 import gin
@@ -40,6 +48,28 @@ def make_optimizer(learning_rate, momentum=0.9, mixed_precision=None, name="sgd"
     if mixed_precision == "mixed_float16":
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     return optimizer
+
+
+def clip_by_global_norm_over_replicas(gradients, clip_norm):
+    """Scales every replica's gradients so that their sum over replicas has global L2 norm <= ``clip_norm``.
+
+    Each replica holds a part of the batch's gradient (the optimizer sums the
+    parts); the norm is that of the sum, and every part is scaled by the same
+    factor ``min(1, clip_norm / ‖Σ_r g_r‖)``. Outside a strategy, or with one
+    replica, this is ``tf.clip_by_global_norm``.
+
+    Args:
+      gradients: list of this replica's gradient tensors (``None`` entries kept).
+      clip_norm: the bound (a float or scalar tensor), e.g. TSN's 20 or 40.
+    """
+    present = [g for g in gradients if g is not None]
+    context = tf.distribute.get_replica_context()
+    summed = present
+    if context is not None and context.num_replicas_in_sync > 1:
+        summed = context.all_reduce(tf.distribute.ReduceOp.SUM, present)
+    norm = tf.linalg.global_norm([tf.cast(g, tf.float32) for g in summed])
+    scale = tf.minimum(1.0, tf.cast(clip_norm, tf.float32) / tf.maximum(norm, 1e-12))
+    return [None if g is None else g * tf.cast(scale, g.dtype) for g in gradients]
 
 
 def decayed_variables(model) -> list:

@@ -31,6 +31,8 @@ def train(
     # Paper §5: SGD (momentum in make_optimizer), batch 64 over all replicas, λ = 4e-5.
     batch_size=64,
     weight_decay=optimizer_lib.WEIGHT_DECAY,
+    # TSN practice (the paper is silent): bound on the global gradient norm, None for none.
+    gradient_clip_norm=None,
     # Length: None runs the learning-rate preset's own length.
     total_steps=None,
     checkpoint_every=500,
@@ -60,6 +62,8 @@ def train(
         tf.data.Dataset`` (gin-configured ``make_dataset``).
       batch_size: global batch, split over the replicas.
       weight_decay: λ of eq. 12.
+      gradient_clip_norm: clip the global L2 norm of each step's gradient to
+        this (TSN: 40 RGB, 20 flow); ``None`` for no clipping.
       total_steps: iterations; ``None`` for the schedule preset's length.
       checkpoint_every: iterations between checkpoints, logs and validation.
       train_split: split to train on.
@@ -128,5 +132,6 @@ def train(
         validation_fn=validation_fn,
         callbacks=callbacks,
         verbose=verbose,
+        gradient_clip_norm=gradient_clip_norm,
     )
 

@@ -40,3 +40,38 @@ def test_optimizer_is_sgd_with_momentum_and_loss_scaling_for_float16():
     assert isinstance(sgd, keras.optimizers.SGD) and sgd.momentum == 0.9
     scaled = optimizer_lib.make_optimizer(0.1, mixed_precision="mixed_float16")
     assert isinstance(scaled, keras.optimizers.LossScaleOptimizer)
+
+
+
+@pytest.mark.parametrize("gradient, clip, expected", [
+    ([30.0, 40.0, 0.0], 5.0, [3.0, 4.0, 0.0]),  # norm 50 > 5: scaled to norm 5
+    ([0.3, 0.4, 0.0], 5.0, [0.3, 0.4, 0.0]),  # norm 0.5 <= 5: unchanged
+])
+def test_clipping_outside_a_strategy_is_clip_by_global_norm(gradient, clip, expected):
+    (clipped,) = optimizer_lib.clip_by_global_norm_over_replicas([np.asarray(gradient, np.float32)], clip)
+    np.testing.assert_allclose(clipped.numpy(), expected, rtol=1e-6)
+
+
+def test_clipping_bounds_the_update_of_the_gradient_summed_over_replicas():
+    """Two replicas each hold half of a norm-50 gradient: the applied update has norm lr * 10, not 2 * lr * 10."""
+    import tensorflow as tf
+
+    from iastp_tf.training.strategy import make_strategy
+
+    strategy = make_strategy("mirrored")
+    assert strategy.num_replicas_in_sync == 2
+    with strategy.scope():
+        variable = keras.Variable(np.zeros(2, np.float32))
+        optimizer = optimizer_lib.make_optimizer(0.5, momentum=0.0)
+        optimizer.build([variable])
+
+    @tf.function
+    def step():
+        def replica_step():
+            (gradient,) = optimizer_lib.clip_by_global_norm_over_replicas([tf.constant([15.0, 20.0])], 10.0)
+            optimizer.apply_gradients([(gradient, variable)])  # the optimizer sums the replicas' parts
+
+        strategy.run(replica_step)
+
+    step()
+    np.testing.assert_allclose(variable.numpy(), -0.5 * np.array([6.0, 8.0]), rtol=1e-5)  # [30, 40] -> norm 10
