@@ -91,6 +91,11 @@ def make_axis(key, values, where="sweep") -> Axis:
     return Axis(names, tuple(texts))
 
 
+def _first_line(error) -> str:
+    lines = str(error).splitlines()
+    return lines[0] if lines else ""
+
+
 def parse_sweep_flag(flag) -> Axis:
     """``"NAME=[v1, v2]"`` (or ``"A, B=[(a1, b1), (a2, b2)]"``) -> :class:`Axis`; values in gin syntax."""
     key, sep, values_text = flag.partition("=")
@@ -100,7 +105,7 @@ def parse_sweep_flag(flag) -> Axis:
     try:
         values = gin.config.parse_value(values_text.strip())
     except Exception as error:  # gin raises SyntaxError, tokenize.TokenError, ValueError
-        raise ValueError(f"{where}: gin cannot parse the values ({type(error).__name__}: {error})") from None
+        raise ValueError(f"{where}: gin cannot parse the values ({type(error).__name__}: {_first_line(error)})") from None
     return make_axis(key, values, where)
 
 
