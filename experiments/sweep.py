@@ -38,8 +38,8 @@ def main(argv):
             search_paths=[gin_flags.REPO_ROOT],
             in_process=IN_PROCESS.value,
         )
-    except ValueError as error:
-        raise app.UsageError(str(error)) from None
+    except (ValueError, RuntimeError) as error:  # a bad grid (nothing trained), or points that failed
+        raise SystemExit(f"error: {error}") from None
     if rows is not None:
         print(open(os.path.join(gin_flags.WORKDIR.value, "results.md")).read(), end="")
 

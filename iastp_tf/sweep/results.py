@@ -46,22 +46,23 @@ def write_results(root, rows) -> tuple[str, str]:
     columns = list(rows[0])
     csv_path, md_path = os.path.join(root, CSV), os.path.join(root, MARKDOWN)
     os.makedirs(root, exist_ok=True)
-    with open(csv_path, "w", newline="") as f:
+    with open(csv_path + ".tmp", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=columns)
         writer.writeheader()
         writer.writerows({key: "" if value is None else value for key, value in row.items()} for row in rows)
+    os.replace(csv_path + ".tmp", csv_path)  # atomic: the last shards may finish at the same time
 
     def cell(column, value):
         if value is None:
             return "—"
         if column in METRICS:
             return f"{100 * value:.2f}"
-        if column == "command":
-            return f"`{value}`"
-        return str(value).replace("|", "\\|")
+        text = str(value).replace("|", "\\|")  # GitHub tables need \| even inside code spans
+        return f"`{text}`" if column == "command" else text
 
     lines = ["| " + " | ".join(_HEADERS.get(c, c) for c in columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(cell(c, row[c]) for c in columns) + " |" for row in rows]
-    with open(md_path, "w") as f:
+    with open(md_path + ".tmp", "w") as f:
         f.write("\n".join(lines) + "\n")
+    os.replace(md_path + ".tmp", md_path)
     return csv_path, md_path

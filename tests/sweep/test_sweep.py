@@ -82,26 +82,28 @@ def test_each_point_has_its_workdir_bindings_and_row(base, unsharded, tmp_path):
     assert [row["mAP"] for row in rows] == [pytest.approx(float(row["mAP"])) for row in table]
 
 
-def _kill_during_third_point(base, root):
+def _kill_during_third_point(base, root, log):
     """Runs the sweep program; SIGKILLs it (and anything it started) once the third point is training."""
     command = [sys.executable, os.path.join(_REPO, "experiments", "sweep.py"), "--in_process", f"--gin_file={base}",
                *(f"--sweep={s}" for s in tiny.SWEEPS), f"--workdir={root}"]
     env = {**os.environ, "PYTHONPATH": _REPO}
-    process = subprocess.Popen(command, cwd=_REPO, env=env, start_new_session=True,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    third = root / tiny.POINT_NAMES[2] / "operative_config.gin"  # written when its training starts
-    deadline = time.monotonic() + 600
-    while not third.exists() and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    os.killpg(process.pid, signal.SIGKILL)
-    _, stderr = process.communicate()
-    assert process.returncode == -signal.SIGKILL, stderr[-3000:]
+    with open(log, "w") as output:
+        process = subprocess.Popen(command, cwd=_REPO, env=env, start_new_session=True,
+                                   stdout=output, stderr=subprocess.STDOUT)
+        third = root / tiny.POINT_NAMES[2] / "operative_config.gin"  # written when its training starts
+        deadline = time.monotonic() + 600
+        while not third.exists() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if process.poll() is not None:
+            pytest.fail(f"the sweep ended before its third point:\n{open(log).read()[-3000:]}")
+        os.killpg(process.pid, signal.SIGKILL)
+        assert process.wait() == -signal.SIGKILL
 
 
 @pytest.mark.slow
 def test_killed_sweep_resumes_and_two_shards_give_the_unsharded_table(base, unsharded, tmp_path):
     root = tmp_path / "sweep"
-    _kill_during_third_point(base, root)
+    _kill_during_third_point(base, root, tmp_path / "killed.log")
     assert [_summary(root, name).exists() for name in tiny.POINT_NAMES] == [True, True, False, False]
     assert not (root / "results.csv").exists()
     finished = {name: {f: os.stat(root / name / f).st_mtime_ns
