@@ -2,7 +2,8 @@
 
 ``python experiments/sweep.py --gin_file=gin/sweeps/table2_scales.gin --workdir=runs/table2``
 or, with the grid on the command line,
-``python experiments/sweep.py --gin_file=gin/ucf101/table4_irv2_rgb_both.gin --sweep="NUM_SCALES=[1, 2, 3]" --workdir=runs/scales``.
+``python experiments/sweep.py --gin_file=gin/ucf101/table4_irv2_rgb_both.gin \
+--sweep="NUM_SCALES=[1, 2, 3]" --workdir=runs/scales``.
 Re-running resumes; ``--shard=i/n`` on n machines covers the grid; ``--collect`` writes
 ``<workdir>/results.{md,csv}`` from what is finished.
 """

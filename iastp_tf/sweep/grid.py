@@ -45,9 +45,10 @@ class Point:
     name: str
     bindings: tuple[tuple[str, str], ...]
 
-    def binding_lines(self) -> list[str]:
-        """The gin binding statements, e.g. ``["NUM_SCALES = 2"]``."""
-        return [f"{name} = {value}" for name, value in self.bindings]
+
+def binding_lines(bindings) -> list[str]:
+    """``((name, gin value text), ...)`` as gin statements, e.g. ``["NUM_SCALES = 2"]``."""
+    return [f"{name} = {value}" for name, value in bindings]
 
 
 def _value_text(value, where) -> str:
@@ -86,7 +87,9 @@ def make_axis(key, values, where="sweep") -> Axis:
     for value in values:
         entries = (value,) if len(names) == 1 else value
         if len(names) > 1 and (not isinstance(value, (list, tuple)) or len(value) != len(names)):
-            raise ValueError(f"{where}: each value of the tied axis {key!r} must have {len(names)} entries, got {value!r}")
+            raise ValueError(
+                f"{where}: each value of the tied axis {key!r} must have {len(names)} entries, got {value!r}"
+            )
         texts.append(tuple(_value_text(entry, f"{where} {key!r}") for entry in entries))
     return Axis(names, tuple(texts))
 
@@ -105,7 +108,8 @@ def parse_sweep_flag(flag) -> Axis:
     try:
         values = gin.config.parse_value(values_text.strip())
     except Exception as error:  # gin raises SyntaxError, tokenize.TokenError, ValueError
-        raise ValueError(f"{where}: gin cannot parse the values ({type(error).__name__}: {_first_line(error)})") from None
+        message = f"{type(error).__name__}: {_first_line(error)}"
+        raise ValueError(f"{where}: gin cannot parse the values ({message})") from None
     return make_axis(key, values, where)
 
 

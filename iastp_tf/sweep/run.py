@@ -47,14 +47,23 @@ POINT_FILE = "sweep_point.json"
 
 @dataclasses.dataclass(frozen=True)
 class PointRun:
-    """Everything one point's run needs: the gin files and all bindings, in order."""
+    """Everything one point's run needs: the base gin files and bindings, and the point's bindings."""
 
     name: str
     workdir: str
     gin_files: tuple[str, ...]
-    bindings: tuple[str, ...]
+    gin_bindings: tuple[str, ...]
     point_bindings: tuple[tuple[str, str], ...]
     search_paths: tuple[str, ...] = ()
+
+    def point_lines(self) -> list[str]:
+        """The point's bindings as gin statements, e.g. ``["NUM_SCALES = 2"]``."""
+        return grid_lib.binding_lines(self.point_bindings)
+
+    def bindings(self) -> list[str]:
+        """All bindings after the files, in order: base, workdir, then the point's (which win)."""
+        workdir = [f"train.workdir = {self.workdir!r}", f"evaluate.workdir = {self.workdir!r}"]
+        return [*self.gin_bindings, *workdir, *self.point_lines()]
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self))
@@ -79,6 +88,14 @@ def _query(selector, default):
         return gin.query_parameter(selector)
     except ValueError:
         return default
+
+
+def _has_macro(name) -> bool:
+    try:
+        gin.query_parameter(f"%{name}")
+    except ValueError:
+        return False
+    return True
 
 
 def summary_path(workdir) -> str:
@@ -109,7 +126,7 @@ def plan_points(gin_files, gin_bindings=(), sweeps=(), root=None, search_paths=(
     parse_config(gin_files, gin_bindings, search_paths)
     axes = grid_lib.grid_axes(_query(f"%{grid_lib.GRID_MACRO}", None), sweeps)
     for name in (name for axis in axes for name in axis.names if "." not in name):
-        if _query(f"%{name}", grid_lib.GRID_MACRO) is grid_lib.GRID_MACRO:
+        if not _has_macro(name):  # gin would accept the binding as a new, unused macro
             raise ValueError(f"sweep: unknown binding name {name!r}: no macro {name} in the base config")
     planned = []
     for point in grid_lib.grid_points(axes):
@@ -118,16 +135,15 @@ def plan_points(gin_files, gin_bindings=(), sweeps=(), root=None, search_paths=(
             name=point.name,
             workdir=workdir,
             gin_files=tuple(gin_files),
-            bindings=(*gin_bindings, f"train.workdir = {workdir!r}", f"evaluate.workdir = {workdir!r}",
-                      *point.binding_lines()),
+            gin_bindings=tuple(gin_bindings),
             point_bindings=point.bindings,
             search_paths=tuple(search_paths),
         )
         try:
-            parse_config(run.gin_files, run.bindings, search_paths)
+            parse_config(run.gin_files, run.bindings(), search_paths)
         except Exception as error:  # gin raises ValueError, SyntaxError, tokenize.TokenError
             message = str(error).splitlines()[0]
-            raise ValueError(f"sweep: point {point.name}: bad binding in {point.binding_lines()}: {message}") from None
+            raise ValueError(f"sweep: point {point.name}: bad binding in {run.point_lines()}: {message}") from None
         planned.append((run, summary_path(workdir)))
     gin.clear_config()
     return planned
@@ -135,11 +151,10 @@ def plan_points(gin_files, gin_bindings=(), sweeps=(), root=None, search_paths=(
 
 def run_point(run: PointRun) -> dict:
     """Trains then evaluates one point under a fresh gin config; returns the evaluation summary."""
-    parse_config(run.gin_files, run.bindings, run.search_paths)
+    parse_config(run.gin_files, run.bindings(), run.search_paths)
     os.makedirs(run.workdir, exist_ok=True)
     with open(os.path.join(run.workdir, POINT_FILE), "w") as f:
-        json.dump({"name": run.name, "bindings": dict(run.point_bindings), "gin_files": list(run.gin_files),
-                   "gin_bindings": list(run.bindings)}, f, indent=2)
+        json.dump(dataclasses.asdict(run), f, indent=2)
     train()
     keras.backend.clear_session()
     return evaluate()
@@ -155,7 +170,7 @@ def _run_point_in_subprocess(run: PointRun) -> int:
 def reproduce_command(run: PointRun) -> str:
     """The train + evaluate commands that reproduce one point on their own."""
     flags = [f"--gin_file={path}" for path in run.gin_files]
-    flags += [f"--gin_bindings={binding}" for binding in run.bindings if not binding.startswith(("train.workdir", "evaluate.workdir"))]
+    flags += [f"--gin_bindings={binding}" for binding in (*run.gin_bindings, *run.point_lines())]
     flags.append(f"--workdir={run.workdir}")
     quoted = " ".join(shlex.quote(flag) for flag in flags)
     return f"python experiments/train.py {quoted} && python experiments/evaluate.py {quoted}"
@@ -201,7 +216,8 @@ def run_sweep(
             if read_summary(summary) is not None:
                 logging.info("sweep point %d/%d %s: finished, skipped", number, len(mine), run.name)
                 continue
-            logging.info("sweep point %d/%d %s: training and evaluating in %s", number, len(mine), run.name, run.workdir)
+            logging.info("sweep point %d/%d %s: training and evaluating in %s",
+                         number, len(mine), run.name, run.workdir)
             if in_process:
                 keras.backend.clear_session()
                 keras.config.set_dtype_policy("float32")
@@ -213,13 +229,13 @@ def run_sweep(
     summaries = [read_summary(summary) for _, summary in planned]
     missing = [run.name for (run, _), s in zip(planned, summaries) if s is None]
     if missing and not collect:
-        logging.info("sweep: %d of %d points unfinished; the table is written when all are done", len(missing), len(planned))
+        logging.info("sweep: %d of %d points unfinished; the table is written when all are done",
+                     len(missing), len(planned))
         return None
     if missing:
         logging.warning("sweep: the table lacks the metrics of unfinished points %s", missing)
-    rows = results_lib.table_rows(
-        [(run.name, run.point_bindings, summary, reproduce_command(run)) for (run, _), summary in zip(planned, summaries)]
-    )
+    rows = results_lib.table_rows([(run.name, run.point_bindings, summary, reproduce_command(run))
+                                   for (run, _), summary in zip(planned, summaries)])
     results_lib.write_results(root, rows)
     logging.info("sweep: wrote %s", os.path.join(root, results_lib.MARKDOWN))
     return rows

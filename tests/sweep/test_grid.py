@@ -29,12 +29,13 @@ def test_cross_product_in_flag_order_last_axis_fastest():
     assert [p.bindings for p in points] == [
         (("A", a), ("b.c", c)) for a in ("1", "2") for c in ("'x'", "'y'", "'z'")
     ]
-    assert points[0].name == "A=1,c=x" and points[0].binding_lines() == ["A = 1", "b.c = 'x'"]
+    assert points[0].name == "A=1,c=x" and grid.binding_lines(points[0].bindings) == ["A = 1", "b.c = 'x'"]
 
 
 def test_tied_axis_binds_its_names_together():
-    points = grid.grid_points(grid.grid_axes(None, ["MODALITY, schedule.preset=[('rgb', 'spatial'), ('flow', 'temporal')]"]))
-    assert [p.binding_lines() for p in points] == [
+    tied = "MODALITY, schedule.preset=[('rgb', 'spatial'), ('flow', 'temporal')]"
+    points = grid.grid_points(grid.grid_axes(None, [tied]))
+    assert [grid.binding_lines(p.bindings) for p in points] == [
         ["MODALITY = 'rgb'", "schedule.preset = 'spatial'"],
         ["MODALITY = 'flow'", "schedule.preset = 'temporal'"],
     ]

@@ -7,13 +7,15 @@ from iastp_tf.sweep import results
 
 def test_rows_and_files(tmp_path):
     points = [
-        ("A=1,preset=flow", (("A", "1"), ("s.preset", "'flow'")), {"top1": 0.5, "mean_class_accuracy": 0.25, "top5": 1.0}, "cmd 1"),
+        ("A=1,preset=flow", (("A", "1"), ("s.preset", "'flow'")),
+         {"top1": 0.5, "mean_class_accuracy": 0.25, "top5": 1.0}, "cmd 1"),
         ("A=2,preset=flow", (("A", "2"), ("s.preset", "'flow'")), None, "cmd | 2"),
     ]
     rows = results.table_rows(points)
+    common = [{"point": f"A={a},preset=flow", "A": str(a), "s.preset": "flow"} for a in (1, 2)]
     assert rows == [
-        {"point": "A=1,preset=flow", "A": "1", "s.preset": "flow", "top1": 0.5, "mean_class_accuracy": 0.25, "command": "cmd 1"},
-        {"point": "A=2,preset=flow", "A": "2", "s.preset": "flow", "top1": None, "mean_class_accuracy": None, "command": "cmd | 2"},
+        {**common[0], "top1": 0.5, "mean_class_accuracy": 0.25, "command": "cmd 1"},
+        {**common[1], "top1": None, "mean_class_accuracy": None, "command": "cmd | 2"},
     ]
     results.write_results(str(tmp_path), rows)
     with open(tmp_path / "results.csv", newline="") as f:
