@@ -198,7 +198,7 @@ def _tvl1_tf_section(args, width, height):
         return
     best = (0.0, 0)
     for gpu_batch in args.gpu_batches:
-        reps = max(1, -(-len(previous) // gpu_batch))
+        reps = max(3, -(-len(previous) // gpu_batch))
         a = np.resize(previous, (gpu_batch,) + previous.shape[1:])
         b = np.resize(current, (gpu_batch,) + current.shape[1:])
         with tf.device("/GPU:0"):
