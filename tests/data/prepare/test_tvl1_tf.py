@@ -4,6 +4,8 @@ One small solver setting (SMALL) and one frame size keep XLA compiles to two
 (batch of 3, batch of 1); the primitives are checked eagerly against cv2.
 """
 
+import dataclasses
+
 import cv2
 import numpy as np
 import pytest
@@ -102,6 +104,10 @@ def test_flow_matches_opencv_on_toy_frames(pairs, batch_flow):
     # Measured: mean EPE 2e-6 px, max 4e-5 px, every pixel within one level.
     assert end_point_error.mean() < 1e-4 and end_point_error.max() < 0.01, end_point_error.max()
     assert (levels <= 1).all()
+    # The stopping rule fires on these pairs: without it OpenCV's own flow moves by far more.
+    no_stopping = dataclasses.replace(SMALL, epsilon=0.0).create_opencv()
+    unstopped = np.stack([no_stopping.calc(a / 255, b / 255, None) for a, b in zip(*pairs)])
+    assert np.linalg.norm(unstopped - expected, axis=-1).mean() > 10 * end_point_error.mean()
 
 
 def test_recovers_a_subpixel_translation(batch_flow):
