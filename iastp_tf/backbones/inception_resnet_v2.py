@@ -22,6 +22,9 @@ import keras
 from iastp_tf.backbones import weights as weights_lib
 from iastp_tf.backbones.base import Backbone
 
+# The taps as the paper's Table 1 names them: the last layers of
+# Inception-ResNet-A, B and C (and the stem's Conv2d_4a_3x3 below them).
+LEVEL_NAMES = ("conv2d_4a", "block_a", "block_b", "block_c")
 _DEFAULT_SIZE = 299
 _MIN_SIZE = 75
 
@@ -84,4 +87,5 @@ def build(channels=3, input_size=None, weights=None) -> Backbone:
                 f"the source has {len(source_layers)}"
             )
         weights_lib.transfer_weights(zip(source_layers, target_layers))
-    return Backbone(name="inception_resnet_v2", trunk=trunk, head=head, input_size=size)
+    return Backbone(name="inception_resnet_v2", trunk=trunk, head=head, input_size=size,
+                    level_names=LEVEL_NAMES)
