@@ -10,8 +10,11 @@ taps are found by structure, never by name:
 * block17_20 (17×17×1088): the input of ``block17_20_ac``;
 * block8_10 (8×8×2080): the input of ``conv_7b`` (block8_10 has no activation).
 
-The trunk returns all four, lowest first; the stream model uses the last
-``num_scales`` (3 in the paper, 4 possible). Head: conv_7b + BN + ReLU and
+The trunk returns all four, lowest first (level names ``conv2d_4a``,
+``block_a``, ``block_b``, ``block_c``: the paper's Table 1 calls the last
+three the last layers of Inception-ResNet-A, B and C); the stream model uses
+the last ``num_scales`` (3 in the paper, 4 possible), or cuts the trunk at a
+lower ``top_level`` (:meth:`Backbone.split`). Head: conv_7b + BN + ReLU and
 global average pooling, features ``[N, 1536]``.
 """
 
