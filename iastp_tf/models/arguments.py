@@ -10,6 +10,9 @@ Keras. The macro is named where ``gin/base.gin`` binds the argument to one.
 import numbers
 import os
 
+from iastp_tf.backbones import BACKBONES
+
+MAX_SCALES = 4  # Inception-ResNet-V2's four taps; other backbones offer three
 # Builder arguments that gin/base.gin (and the fusion files) bind to a macro.
 MACROS = {
     "backbone": "BACKBONE",
@@ -79,3 +82,17 @@ def check_kwargs(builder: str, name: str, value) -> None:
     """``value`` is ``None`` or a dict of keyword arguments."""
     if value is not None and not isinstance(value, dict):
         raise setting_error(builder, name, "None or a dict of keyword arguments", value)
+
+
+def check_shared(builder: str, backbone, num_classes, num_scales, multi_label, dropout, weights, input_size,
+                 backbone_kwargs, attention_kwargs, dropout_may_be_none: bool) -> None:
+    """The arguments every model builder takes, checked before any backbone is built."""
+    check_choice(builder, "backbone", backbone, BACKBONES)
+    check_int(builder, "num_classes", num_classes, 1)
+    check_int(builder, "num_scales", num_scales, 0, MAX_SCALES)
+    check_bool(builder, "multi_label", multi_label)
+    check_rate(builder, "dropout", dropout, allow_none=dropout_may_be_none)
+    check_weights(builder, weights)
+    check_input_size(builder, input_size)
+    check_kwargs(builder, "backbone_kwargs", backbone_kwargs)
+    check_kwargs(builder, "attention_kwargs", attention_kwargs)

@@ -25,12 +25,13 @@ Motion-compensated flow is a data-side mode (records prepared with
 import gin
 import keras
 
-from iastp_tf.backbones import BACKBONES, build_backbone
+from iastp_tf.backbones import build_backbone
 from iastp_tf.layers import MergeFrames, MotionGate, SplitFrames
 from iastp_tf.models import arguments
-from iastp_tf.models.stream import ATTENTIONS, MAX_SCALES, stream_logits
+from iastp_tf.models.stream import ATTENTIONS, stream_logits
 
 FLOW_CHANNELS = 10
+FLOW_MODALITIES = ("flow", "flow_mc")
 
 
 def _renamed(model, name):
@@ -40,21 +41,6 @@ def _renamed(model, name):
 
 def _frames_input(modality, channels, input_size):
     return keras.Input((None, input_size, input_size, channels), name=modality)
-
-
-def _check_arguments(builder, backbone, num_classes, num_scales, flow_modality, multi_label, dropout, weights,
-                     input_size, backbone_kwargs, attention_kwargs):
-    """The checks shared by both builders; each message names the gin setting."""
-    arguments.check_choice(builder, "backbone", backbone, BACKBONES)
-    arguments.check_int(builder, "num_classes", num_classes, 1)
-    arguments.check_int(builder, "num_scales", num_scales, 0, MAX_SCALES)
-    arguments.check_choice(builder, "flow_modality", flow_modality, ("flow", "flow_mc"))
-    arguments.check_bool(builder, "multi_label", multi_label)
-    arguments.check_rate(builder, "dropout", dropout, allow_none=False)
-    arguments.check_weights(builder, weights)
-    arguments.check_input_size(builder, input_size)
-    arguments.check_kwargs(builder, "backbone_kwargs", backbone_kwargs)
-    arguments.check_kwargs(builder, "attention_kwargs", attention_kwargs)
 
 
 @gin.configurable
@@ -104,8 +90,9 @@ def build_attention_fusion_model(
       logits ``[B, num_classes]``.
     """
     builder = "build_attention_fusion_model"
-    _check_arguments(builder, backbone, num_classes, num_scales, flow_modality, multi_label, dropout, weights,
-                     input_size, backbone_kwargs, attention_kwargs)
+    arguments.check_shared(builder, backbone, num_classes, num_scales, multi_label, dropout, weights, input_size,
+                           backbone_kwargs, attention_kwargs, dropout_may_be_none=False)
+    arguments.check_choice(builder, "flow_modality", flow_modality, FLOW_MODALITIES)
     arguments.check_bool(builder, "project_flow", project_flow)
     backbone_kwargs = backbone_kwargs or {}
     rgb_net = build_backbone(backbone, 3, input_size, weights, **backbone_kwargs)
@@ -191,8 +178,9 @@ def build_motion_reinforced_model(
       ``[B, num_classes]``.
     """
     builder = "build_motion_reinforced_model"
-    _check_arguments(builder, backbone, num_classes, num_scales, flow_modality, multi_label, dropout, weights,
-                     input_size, backbone_kwargs, attention_kwargs)
+    arguments.check_shared(builder, backbone, num_classes, num_scales, multi_label, dropout, weights, input_size,
+                           backbone_kwargs, attention_kwargs, dropout_may_be_none=False)
+    arguments.check_choice(builder, "flow_modality", flow_modality, FLOW_MODALITIES)
     arguments.check_choice(builder, "attention", attention, ATTENTIONS)
     backbone_kwargs = backbone_kwargs or {}
     rgb_net = build_backbone(backbone, 3, input_size, weights, **backbone_kwargs)

@@ -29,7 +29,7 @@ of the backbone but the first: moving statistics and gamma/beta stay as loaded.
 import gin
 import keras
 
-from iastp_tf.backbones import BACKBONES, Backbone, build_backbone
+from iastp_tf.backbones import Backbone, build_backbone
 from iastp_tf.layers import Conv1x1Attention, FrameMean, MergeFrames, PyramidAttention, SplitFrames
 from iastp_tf.models import arguments
 
@@ -37,7 +37,6 @@ MODALITY_CHANNELS = {"rgb": 3, "flow": 10, "flow_mc": 10}
 ATTENTIONS = ("pyramid", "conv1x1", "none")
 DEFAULT_DROPOUT = {"rgb": 0.5, "flow": 0.7, "flow_mc": 0.7}
 FC_LEVEL = "fc"
-MAX_SCALES = 4  # Inception-ResNet-V2's four taps; other backbones offer three
 
 
 def make_attention(attention, **kwargs):
@@ -108,17 +107,10 @@ def _check_arguments(backbone, modality, num_classes, num_scales, attention, mul
                      input_size, backbone_kwargs, attention_kwargs, top_level, partial_bn):
     """The checks that need no backbone; each message names the gin setting."""
     builder = "build_stream_model"
-    arguments.check_choice(builder, "backbone", backbone, BACKBONES)
+    arguments.check_shared(builder, backbone, num_classes, num_scales, multi_label, dropout, weights, input_size,
+                           backbone_kwargs, attention_kwargs, dropout_may_be_none=True)
     arguments.check_choice(builder, "modality", modality, tuple(MODALITY_CHANNELS))
-    arguments.check_int(builder, "num_classes", num_classes, 1)
-    arguments.check_int(builder, "num_scales", num_scales, 0, MAX_SCALES)
     arguments.check_choice(builder, "attention", attention, ATTENTIONS)
-    arguments.check_bool(builder, "multi_label", multi_label)
-    arguments.check_rate(builder, "dropout", dropout, allow_none=True)
-    arguments.check_weights(builder, weights)
-    arguments.check_input_size(builder, input_size)
-    arguments.check_kwargs(builder, "backbone_kwargs", backbone_kwargs)
-    arguments.check_kwargs(builder, "attention_kwargs", attention_kwargs)
     if top_level is not None and not isinstance(top_level, str):
         raise arguments.setting_error(builder, "top_level", "None or a level name", top_level)
     arguments.check_bool(builder, "partial_bn", partial_bn)
