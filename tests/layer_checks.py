@@ -2,7 +2,10 @@
 
 ``check_layer`` runs a layer through: config round trip, symbolic (functional)
 and eager calls that agree, one `fit` step inside a tiny model, a `.keras`
-save/load round trip, and the dtypes under a mixed-precision policy.
+save/load round trip, and the dtypes under a mixed-precision policy, set
+globally and, separately, on the layer alone (``dtype="mixed_float16"`` with a
+float32 global policy): in both every sublayer must compute in float16, which
+it does only if the layer hands it ``dtype=self.dtype_policy``.
 """
 
 import keras
@@ -20,7 +23,18 @@ def _dense_head_model(layer, inputs):
     return keras.Model(inputs, logits)
 
 
-def check_layer(layer_cls, init_kwargs, input_shapes, tmp_path, batch=2):
+def _check_mixed(layer, data, sublayers):
+    """float16 outputs and sublayers, float32 variables, finite outputs."""
+    outputs = _as_list(layer(data))
+    assert outputs[0].dtype == "float16"
+    assert all(v.dtype == "float32" for v in layer.weights)
+    assert all(np.isfinite(np.asarray(y, dtype="float32")).all() for y in outputs)
+    inner = list(layer._flatten_layers(include_self=False))
+    assert len(inner) == sublayers, [s.name for s in inner]
+    assert all(s.compute_dtype == "float16" for s in inner), [(s.name, s.compute_dtype) for s in inner]
+
+
+def check_layer(layer_cls, init_kwargs, input_shapes, tmp_path, batch=2, sublayers=0):
     """Runs the shared checks for ``layer_cls(**init_kwargs)``.
 
     Args:
@@ -30,6 +44,8 @@ def check_layer(layer_cls, init_kwargs, input_shapes, tmp_path, batch=2):
         is called on the list of inputs.
       tmp_path: a pytest temp dir for the saved model.
       batch: batch size of the random inputs.
+      sublayers: how many sublayers the built layer has (so that the dtype
+        check of sublayers cannot pass on none).
     """
     rng = np.random.default_rng(0)
     data = [rng.standard_normal((batch, *shape)).astype("float32") for shape in input_shapes]
@@ -65,14 +81,13 @@ def check_layer(layer_cls, init_kwargs, input_shapes, tmp_path, batch=2):
         reloaded.predict(data, verbose=0), model.predict(data, verbose=0), rtol=1e-5, atol=1e-6
     )
 
-    # Mixed precision: float32 variables, float16 compute, finite outputs.
+    # Mixed precision, a per-layer policy under a float32 global one.
+    _check_mixed(layer_cls(**init_kwargs, dtype="mixed_float16"), data, sublayers)
+
+    # Mixed precision, the global policy.
     keras.config.set_dtype_policy("mixed_float16")
     try:
-        mixed = layer_cls(**init_kwargs)
-        outputs = _as_list(mixed(data))
-        assert outputs[0].dtype == "float16"
-        assert all(v.dtype == "float32" for v in mixed.weights)
-        assert all(np.isfinite(np.asarray(y, dtype="float32")).all() for y in outputs)
+        _check_mixed(layer_cls(**init_kwargs), data, sublayers)
     finally:
         keras.config.set_dtype_policy("float32")
     return layer

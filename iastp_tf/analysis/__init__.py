@@ -8,6 +8,5 @@
   with :mod:`~iastp_tf.analysis.receptive_field` computing the windows.
 * :mod:`~iastp_tf.analysis.trained`, :mod:`~iastp_tf.analysis.runs`,
   :mod:`~iastp_tf.analysis.score_pairs`: trained runs and score files as inputs.
-
-Table 10 (parameter counts) is ``tools/param_table.py``.
+* :mod:`~iastp_tf.analysis.param_table`: parameter counts (Table 10).
 """

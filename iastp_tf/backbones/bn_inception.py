@@ -3,7 +3,8 @@
 Written layer for layer after the Caffe definition that TSN trains (and its
 widely used PyTorch port), with the same layer names (``conv1_7x7_s2``,
 ``conv1_7x7_s2_bn``, ``inception_3a_1x1``, ...) so
-``tools/convert_bn_inception.py`` maps a checkpoint onto it name for name:
+``iastp_tf.backbones.bn_inception_convert`` (``tools/convert_bn_inception.py``)
+maps a checkpoint onto it name for name:
 
 * every convolution has a bias and is followed by BN (epsilon 1e-5) and ReLU;
 * stride-2 and 7×7 convolutions pad explicitly (Caffe pads both sides; TF's

@@ -10,8 +10,11 @@ taps are found by structure, never by name:
 * block17_20 (17×17×1088): the input of ``block17_20_ac``;
 * block8_10 (8×8×2080): the input of ``conv_7b`` (block8_10 has no activation).
 
-The trunk returns all four, lowest first; the stream model uses the last
-``num_scales`` (3 in the paper, 4 possible). Head: conv_7b + BN + ReLU and
+The trunk returns all four, lowest first (level names ``conv2d_4a``,
+``block_a``, ``block_b``, ``block_c``: the paper's Table 1 calls the last
+three the last layers of Inception-ResNet-A, B and C); the stream model uses
+the last ``num_scales`` (3 in the paper, 4 possible), or cuts the trunk at a
+lower ``top_level`` (:meth:`Backbone.split`). Head: conv_7b + BN + ReLU and
 global average pooling, features ``[N, 1536]``.
 """
 
@@ -22,6 +25,9 @@ import keras
 from iastp_tf.backbones import weights as weights_lib
 from iastp_tf.backbones.base import Backbone
 
+# The taps as the paper's Table 1 names them: the last layers of
+# Inception-ResNet-A, B and C (and the stem's Conv2d_4a_3x3 below them).
+LEVEL_NAMES = ("conv2d_4a", "block_a", "block_b", "block_c")
 _DEFAULT_SIZE = 299
 _MIN_SIZE = 75
 
@@ -84,4 +90,5 @@ def build(channels=3, input_size=None, weights=None) -> Backbone:
                 f"the source has {len(source_layers)}"
             )
         weights_lib.transfer_weights(zip(source_layers, target_layers))
-    return Backbone(name="inception_resnet_v2", trunk=trunk, head=head, input_size=size)
+    return Backbone(name="inception_resnet_v2", trunk=trunk, head=head, input_size=size,
+                    level_names=LEVEL_NAMES)

@@ -2,7 +2,9 @@
 
 Four stride-2 3×3 convolutions; the taps are the pre-activation outputs of the
 last three, so at input S the levels are S/4, S/8 and S/16 with 24, 32 and 48
-channels. The head is ReLU + global average pooling (features ``[N, 48]``).
+channels; their level names (for the stream model's ``top_level``) are
+``conv2``, ``conv3``, ``conv4``. The head is ReLU + global average pooling
+(features ``[N, 48]``).
 """
 
 import keras
@@ -36,4 +38,5 @@ def build(channels=3, input_size=None, weights=None) -> Backbone:
     head = keras.Model(top, features, name="tiny_head")
     if weights is not None:
         raise ValueError("the tiny backbone has no pretrained weights; pass weights=None")
-    return Backbone(name="tiny", trunk=trunk, head=head, input_size=size)
+    return Backbone(name="tiny", trunk=trunk, head=head, input_size=size,
+                    level_names=tuple(f"conv{i}" for i in range(2, len(_WIDTHS) + 1)))

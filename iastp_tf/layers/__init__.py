@@ -1,6 +1,8 @@
-"""Attention layers (paper §3, SPEC §2)."""
+"""Layers (paper §3, SPEC §2): the attention layers and the frame-axis plumbing around them."""
 
 from iastp_tf.layers.conv1x1_attention import Conv1x1Attention
+from iastp_tf.layers.frames import FrameMean, MergeFrames, SplitFrames
+from iastp_tf.layers.motion_gate import MotionGate
 from iastp_tf.layers.pyramid_attention import PyramidAttention
 
-__all__ = ["Conv1x1Attention", "PyramidAttention"]
+__all__ = ["Conv1x1Attention", "FrameMean", "MergeFrames", "MotionGate", "PyramidAttention", "SplitFrames"]

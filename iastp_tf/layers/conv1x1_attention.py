@@ -69,7 +69,7 @@ class Conv1x1Attention(keras.layers.Layer):
                 )
             )
             self.biases.append(self.add_weight(name=f"bias_{j}", shape=(1,), initializer=self.bias_initializer))
-        self.downsamplers = make_downsamplers(input_shape, self.top_size, self.downsample)
+        self.downsamplers = make_downsamplers(input_shape, self.top_size, self.downsample, self.dtype_policy)
 
     def call(self, inputs):
         top_h, top_w = self.top_size

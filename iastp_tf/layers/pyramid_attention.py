@@ -47,18 +47,20 @@ def safe_sqrt(x):
     return ops.where(positive, ops.sqrt(ops.where(positive, x, ops.ones_like(x))), 0.0)
 
 
-def make_downsampler(level_size, top_size, channels, method, name):
+def make_downsampler(level_size, top_size, channels, method, name, dtype=None):
     """The R of eq. 1 for one level: ``[N, H_j, W_j, C_j]`` -> ``[N, H, W, C_j]``.
 
     ``max``/``avg`` use adaptive bins (bin i covers ``floor(i·S/H)`` to
     ``ceil((i+1)·S/H)``); ``conv`` is a learned valid convolution with stride
     ``S // H`` and kernel ``S − (H − 1)·stride``, which lands exactly on H.
+    ``dtype`` is the owning layer's dtype policy, so a per-layer mixed
+    policy reaches the down-sampler too.
     """
     if method in ("max", "avg"):
-        return AdaptivePooling2D(top_size, mode=method, name=name)
+        return AdaptivePooling2D(top_size, mode=method, name=name, dtype=dtype)
     strides = tuple(s // t for s, t in zip(level_size, top_size))
     kernel = tuple(s - (t - 1) * st for s, t, st in zip(level_size, top_size, strides))
-    return keras.layers.Conv2D(channels, kernel, strides=strides, padding="valid", name=name)
+    return keras.layers.Conv2D(channels, kernel, strides=strides, padding="valid", name=name, dtype=dtype)
 
 
 def check_levels(input_shape):
@@ -75,8 +77,11 @@ def check_levels(input_shape):
     return tuple(input_shape[-1][2:4])
 
 
-def make_downsamplers(input_shape, top_size, method):
-    """R of eq. 1 for every level: a built layer, or ``None`` where the level is already H×W."""
+def make_downsamplers(input_shape, top_size, method, dtype=None):
+    """R of eq. 1 for every level: a built layer, or ``None`` where the level is already H×W.
+
+    ``dtype``: the owning layer's dtype policy (``self.dtype_policy``).
+    """
     downsamplers = []
     for j, shape in enumerate(input_shape, start=1):
         size = tuple(shape[2:4])
@@ -85,7 +90,7 @@ def make_downsamplers(input_shape, top_size, method):
             continue
         if size[0] < top_size[0] or size[1] < top_size[1]:
             raise ValueError(f"level {j} ({size}) is smaller than the top level ({top_size})")
-        layer = make_downsampler(size, top_size, shape[4], method, f"downsample_{j}")
+        layer = make_downsampler(size, top_size, shape[4], method, f"downsample_{j}", dtype)
         layer.build((None, *size, shape[4]))
         downsamplers.append(layer)
     return downsamplers
@@ -175,7 +180,7 @@ class PyramidAttention(keras.layers.Layer):
             self.biases.append(
                 self.add_weight(name=f"bias_{j}", shape=(positions,), initializer=self.bias_initializer)
             )
-        self.downsamplers = make_downsamplers(input_shape, self.top_size, self.downsample)
+        self.downsamplers = make_downsamplers(input_shape, self.top_size, self.downsample, self.dtype_policy)
 
     def call(self, inputs, training=None):
         top_h, top_w = self.top_size

@@ -14,7 +14,7 @@ so SPEC §6 fixes the designs built here:
   flow maps (identity-initialised) lets them be re-mixed before joining.
 * Motion reinforcement (:func:`build_motion_reinforced_model`): the flow
   trunk's features at one tapped level give a spatial attention map (1×1 conv +
-  sigmoid, :class:`MotionGate`) that multiplies the RGB features at the same
+  sigmoid, :class:`~iastp_tf.layers.MotionGate`) that multiplies the RGB features at the same
   level, as in the cross-stream multiplicative connections of ST-ResNet
   (paper refs. [29, 93]); the RGB stream then goes on to its logits.
 
@@ -26,88 +26,12 @@ import gin
 import keras
 
 from iastp_tf.backbones import build_backbone
-from iastp_tf.models.stream import ATTENTIONS, FrameMean, MergeFrames, SplitFrames, make_attention
+from iastp_tf.layers import MergeFrames, MotionGate, SplitFrames
+from iastp_tf.models import arguments
+from iastp_tf.models.stream import ATTENTIONS, stream_logits
 
 FLOW_CHANNELS = 10
-
-
-@keras.saving.register_keras_serializable(package="iastp_tf")
-class MotionGate(keras.layers.Layer):
-    """Multiplies appearance features by a spatial map computed from motion features.
-
-    ``gate = sigmoid(flow · kernel + bias)`` with ``kernel`` ``[C_flow, 1]``
-    (a 1×1 convolution to one channel), shared by all positions; the output is
-    ``rgb * gate``, the gate broadcast over the RGB channels.
-
-    Args:
-      kernel_initializer: initializer of the ``[C_flow, 1]`` kernel.
-      bias_initializer: initializer of the scalar bias; ``"zeros"`` starts every
-        gate at 0.5.
-      kernel_regularizer: optional regularizer of the kernel.
-      return_gate: also return the gate ``[N, H, W, 1]`` (for visualisation).
-
-    Call args:
-      inputs: ``[rgb, flow]``: RGB features ``[..., H, W, C_rgb]`` and flow
-        features ``[..., H, W, C_flow]`` with the same leading and spatial
-        shape.
-
-    Returns:
-      The gated RGB features ``[..., H, W, C_rgb]``, and the gate
-      ``[..., H, W, 1]`` when ``return_gate``.
-    """
-
-    def __init__(
-        self,
-        kernel_initializer="glorot_uniform",
-        bias_initializer="zeros",
-        kernel_regularizer=None,
-        return_gate=False,
-        **kwargs,
-    ):
-        super().__init__(**kwargs)
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.bias_initializer = keras.initializers.get(bias_initializer)
-        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
-        self.return_gate = return_gate
-
-    def build(self, input_shape):
-        rgb_shape, flow_shape = input_shape
-        if tuple(rgb_shape[-3:-1]) != tuple(flow_shape[-3:-1]):
-            raise ValueError(
-                "inputs must share their spatial size, got rgb "
-                f"{tuple(rgb_shape)} and flow {tuple(flow_shape)}"
-            )
-        self.kernel = self.add_weight(
-            name="kernel",
-            shape=(flow_shape[-1], 1),
-            initializer=self.kernel_initializer,
-            regularizer=self.kernel_regularizer,
-        )
-        self.bias = self.add_weight(name="bias", shape=(1,), initializer=self.bias_initializer)
-
-    def call(self, inputs):
-        rgb, flow = inputs
-        gate = keras.ops.sigmoid(keras.ops.matmul(flow, self.kernel) + self.bias)  # [..., H, W, 1]
-        gated = rgb * keras.ops.cast(gate, rgb.dtype)
-        if self.return_gate:
-            return gated, gate
-        return gated
-
-    def compute_output_shape(self, input_shape):
-        rgb_shape, _ = input_shape
-        if self.return_gate:
-            return tuple(rgb_shape), tuple(rgb_shape[:-1]) + (1,)
-        return tuple(rgb_shape)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
-            bias_initializer=keras.initializers.serialize(self.bias_initializer),
-            kernel_regularizer=keras.regularizers.serialize(self.kernel_regularizer),
-            return_gate=self.return_gate,
-        )
-        return config
+FLOW_MODALITIES = ("flow", "flow_mc")
 
 
 def _renamed(model, name):
@@ -117,21 +41,6 @@ def _renamed(model, name):
 
 def _frames_input(modality, channels, input_size):
     return keras.Input((None, input_size, input_size, channels), name=modality)
-
-
-def _classify(features, num_classes, dropout):
-    """Dropout and a new classifier: features ``[N, D]`` -> float32 logits ``[N, classes]``."""
-    features = keras.layers.Dropout(dropout, name="dropout")(features)
-    return keras.layers.Dense(num_classes, dtype="float32", name="classifier")(features)
-
-
-def _check_arguments(num_classes, num_scales, max_scales, flow_modality):
-    if num_classes < 1:
-        raise ValueError(f"num_classes must be >= 1, got {num_classes}")
-    if not 1 <= num_scales <= max_scales:
-        raise ValueError(f"num_scales must be in 1..{max_scales} with attention, got {num_scales}")
-    if flow_modality not in ("flow", "flow_mc"):
-        raise ValueError(f"flow_modality must be 'flow' or 'flow_mc', got {flow_modality!r}")
 
 
 @gin.configurable
@@ -180,10 +89,15 @@ def build_attention_fusion_model(
       [B, K, S, S, 10]}`` (K free, the same K for both) and returning float32
       logits ``[B, num_classes]``.
     """
+    builder = "build_attention_fusion_model"
+    arguments.check_shared(builder, backbone, num_classes, num_scales, multi_label, dropout, weights, input_size,
+                           backbone_kwargs, attention_kwargs, dropout_may_be_none=False)
+    arguments.check_choice(builder, "flow_modality", flow_modality, FLOW_MODALITIES)
+    arguments.check_bool(builder, "project_flow", project_flow)
     backbone_kwargs = backbone_kwargs or {}
     rgb_net = build_backbone(backbone, 3, input_size, weights, **backbone_kwargs)
     flow_net = build_backbone(backbone, FLOW_CHANNELS, input_size, weights, **backbone_kwargs)
-    _check_arguments(num_classes, num_scales, rgb_net.max_scales, flow_modality)
+    arguments.check_int(builder, "num_scales", num_scales, 1, rgb_net.max_scales, where=f" for {backbone!r}")
 
     size = rgb_net.input_size
     rgb = _frames_input("rgb", 3, size)
@@ -201,8 +115,8 @@ def build_attention_fusion_model(
             )(flow_map)
         levels.append(keras.layers.Concatenate(axis=1, name=f"join_{j}")([rgb_map, flow_map]))  # [B, 2K, H_j, W_j, C_j]
 
-    joined = make_attention("pyramid", **(attention_kwargs or {}))(levels)  # [B, H, W, C_top]
-    logits = _classify(_renamed(rgb_net.head, "rgb_head")(joined), num_classes, dropout)
+    head = _renamed(rgb_net.head, "rgb_head")
+    logits = stream_logits(levels, rgb, head, num_classes, dropout, "pyramid", attention_kwargs)
     model = keras.Model({"rgb": rgb, flow_modality: flow}, logits, name=f"{backbone}_attention_fusion")
     model.multi_label = bool(multi_label)
     return model
@@ -263,16 +177,20 @@ def build_motion_reinforced_model(
       [B, K, S, S, 10]}`` (K free) and returning float32 logits
       ``[B, num_classes]``.
     """
-    if attention not in ATTENTIONS:
-        raise ValueError(f"attention must be one of {ATTENTIONS}, got {attention!r}")
+    builder = "build_motion_reinforced_model"
+    arguments.check_shared(builder, backbone, num_classes, num_scales, multi_label, dropout, weights, input_size,
+                           backbone_kwargs, attention_kwargs, dropout_may_be_none=False)
+    arguments.check_choice(builder, "flow_modality", flow_modality, FLOW_MODALITIES)
+    arguments.check_choice(builder, "attention", attention, ATTENTIONS)
     backbone_kwargs = backbone_kwargs or {}
     rgb_net = build_backbone(backbone, 3, input_size, weights, **backbone_kwargs)
     flow_net = build_backbone(backbone, FLOW_CHANNELS, input_size, weights, **backbone_kwargs)
     use_attention = attention != "none" and num_scales > 0
-    _check_arguments(num_classes, num_scales if use_attention else 1, rgb_net.max_scales, flow_modality)
     num_taps = rgb_net.max_scales
-    if not -num_taps <= reinforced_level < num_taps:
-        raise ValueError(f"reinforced_level must index one of {num_taps} taps, got {reinforced_level}")
+    if use_attention:
+        arguments.check_int(builder, "num_scales", num_scales, 0, num_taps, where=f" for {backbone!r}")
+    arguments.check_int(builder, "reinforced_level", reinforced_level, -num_taps, num_taps - 1,
+                        where=f" (an index into the {num_taps} taps of {backbone!r})")
     level = reinforced_level % num_taps
 
     size = rgb_net.input_size
@@ -294,14 +212,15 @@ def build_motion_reinforced_model(
 
     head = _renamed(rgb_net.head, "rgb_head")
     if use_attention:
-        levels = [
+        features = [
             SplitFrames(name=f"split_rgb_{j}")(taps[j], rgb)  # [B, K, H_j, W_j, C_j]
             for j in range(num_taps - num_scales, num_taps)
         ]
-        logits = _classify(head(make_attention(attention, **(attention_kwargs or {}))(levels)), num_classes, dropout)
     else:
-        per_frame = _classify(head(taps[-1]), num_classes, dropout)  # [B·K, N]
-        logits = FrameMean(name="consensus")(SplitFrames(name="split_frames")(per_frame, rgb))
+        features = taps[-1]  # [B·K, H, W, C_top]
+    logits = stream_logits(
+        features, rgb, head, num_classes, dropout, attention if use_attention else "none", attention_kwargs
+    )
     model = keras.Model({"rgb": rgb, flow_modality: flow}, logits, name=f"{backbone}_motion_reinforced")
     model.multi_label = bool(multi_label)
     return model

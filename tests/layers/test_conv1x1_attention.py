@@ -6,7 +6,7 @@ import pytest
 
 from iastp_tf.layers import Conv1x1Attention
 from tests.layer_checks import check_layer
-from tests.layers.test_pyramid_attention import np_adaptive_pool, np_softmax, random_levels
+from tests.layers.numpy_reference import np_adaptive_pool, np_softmax, random_levels
 
 
 def np_conv1x1_attention(levels, kernels, biases, fusion):
@@ -63,7 +63,7 @@ def test_parameters_are_one_scalar_score_per_level():
 
 
 def test_shared_layer_checks(tmp_path):
-    check_layer(Conv1x1Attention, {"fusion": "max"}, [(3, 9, 9, 4), (3, 3, 3, 8)], tmp_path)
+    check_layer(Conv1x1Attention, {"fusion": "max"}, [(3, 9, 9, 4), (3, 3, 3, 8)], tmp_path, sublayers=1)
 
 
 def test_bad_arguments_are_named():

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from iastp_tf.layers.pooling import AdaptivePooling2D, adaptive_bins
-from tests.layers.test_pyramid_attention import np_adaptive_pool
+from tests.layers.numpy_reference import np_adaptive_pool
 
 
 def test_bins_follow_the_floor_ceil_rule():

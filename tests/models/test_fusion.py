@@ -14,7 +14,8 @@ from iastp_tf.data.pipeline import make_dataset
 from iastp_tf.data.prepare.synthetic import write_synthetic_dataset
 from iastp_tf.evaluation.evaluate import evaluate
 from iastp_tf.models import build_stream_model
-from iastp_tf.models.fusion import MotionGate, build_attention_fusion_model, build_motion_reinforced_model
+from iastp_tf.layers import MotionGate
+from iastp_tf.models.fusion import build_attention_fusion_model, build_motion_reinforced_model
 from iastp_tf.training.train import train
 
 SIZE = 32  # tiny backbone taps: 8x8x24, 4x4x32, 2x2x48
@@ -260,6 +261,30 @@ def test_builders_are_gin_configurable():
 def test_bad_arguments_raise(builder, kwargs, argument):
     with pytest.raises(ValueError, match=argument):
         builder("tiny", **{"num_classes": CLASSES, "input_size": SIZE, **kwargs})
+
+
+@pytest.mark.parametrize(
+    "builder, kwargs, message",
+    [
+        (build_attention_fusion_model, {"num_scales": "a"},
+         "num_scales must be an int in 0..4 (gin: NUM_SCALES / build_attention_fusion_model.num_scales), got 'a'"),
+        (build_attention_fusion_model, {"num_scales": 0},
+         "num_scales must be an int in 1..3 for 'tiny' (gin: NUM_SCALES / build_attention_fusion_model.num_scales)"),
+        (build_attention_fusion_model, {"project_flow": "no"},
+         "project_flow must be True or False (gin: build_attention_fusion_model.project_flow), got 'no'"),
+        (build_motion_reinforced_model, {"reinforced_level": "top"},
+         "reinforced_level must be an int in -3..2 (an index into the 3 taps of 'tiny')"),
+        (build_motion_reinforced_model, {"dropout": None},
+         "dropout must be a number in [0, 1) (gin: build_motion_reinforced_model.dropout), got None"),
+        (build_motion_reinforced_model, {"weights": 3},
+         "weights must be None, 'imagenet' or a path (gin: WEIGHTS / build_motion_reinforced_model.weights)"),
+    ],
+)
+def test_bad_settings_name_their_gin_setting(builder, kwargs, message):
+    """Issue 12, row 14, for the fusion builders."""
+    with pytest.raises(ValueError) as error:
+        builder("tiny", **{"num_classes": CLASSES, "input_size": SIZE, **kwargs})
+    assert message in str(error.value)
 
 
 def test_zero_scales_means_no_attention_as_in_the_stream_model():

@@ -9,10 +9,10 @@ import keras
 import numpy as np
 import pytest
 
+from iastp_tf.analysis import param_table
 from iastp_tf.backbones import build_backbone
 from iastp_tf.layers import PyramidAttention
 from iastp_tf.models import build_stream_model
-from tools import param_table
 
 SMALL_SIZE = {"vgg16": 64, "bn_inception": 64, "inception_resnet_v2": 75,
               "resnet50": 64, "resnet50_tsm": 64}

@@ -69,17 +69,49 @@ def test_frames_are_free_at_call_time():
 
 
 @pytest.mark.parametrize(
-    "kwargs,match",
+    "kwargs,message",
     [
-        ({"modality": "depth"}, "modality"),
-        ({"attention": "self"}, "attention"),
-        ({"num_scales": 4}, "num_scales"),
-        ({"num_classes": 0}, "num_classes"),
+        ({"num_scales": "a"}, "num_scales must be an int in 0..4"
+         " (gin: NUM_SCALES / build_stream_model.num_scales), got 'a'"),
+        ({"num_scales": 2.0}, "num_scales must be an int in 0..4"
+         " (gin: NUM_SCALES / build_stream_model.num_scales), got 2.0"),
+        ({"num_scales": True}, "num_scales must be an int in 0..4"
+         " (gin: NUM_SCALES / build_stream_model.num_scales), got True"),
+        ({"num_scales": -1}, "num_scales must be an int in 0..4"
+         " (gin: NUM_SCALES / build_stream_model.num_scales), got -1"),
+        ({"num_scales": 4}, "num_scales must be an int in 0..3 for 'tiny'"
+         " (gin: NUM_SCALES / build_stream_model.num_scales), got 4"),
+        ({"backbone": "resnet101"}, "backbone must be one of ('tiny', "),
+        ({"backbone": None}, "(gin: BACKBONE / build_stream_model.backbone), got None"),
+        ({"modality": "depth"}, "modality must be one of ('rgb', 'flow', 'flow_mc')"
+         " (gin: MODALITY / build_stream_model.modality), got 'depth'"),
+        ({"attention": "self"}, "attention must be one of ('pyramid', 'conv1x1', 'none')"
+         " (gin: ATTENTION / build_stream_model.attention), got 'self'"),
+        ({"num_classes": 0}, "num_classes must be an int >= 1"
+         " (gin: NUM_CLASSES / build_stream_model.num_classes), got 0"),
+        ({"num_classes": "101"}, "num_classes must be an int >= 1"
+         " (gin: NUM_CLASSES / build_stream_model.num_classes), got '101'"),
+        ({"multi_label": "yes"}, "multi_label must be True or False"
+         " (gin: build_stream_model.multi_label), got 'yes'"),
+        ({"dropout": 1.5}, "dropout must be a number in [0, 1) or None (gin: build_stream_model.dropout), got 1.5"),
+        ({"dropout": "0.5"}, "dropout must be a number in [0, 1) or None"
+         " (gin: build_stream_model.dropout), got '0.5'"),
+        ({"weights": 1}, "weights must be None, 'imagenet' or a path"
+         " (gin: WEIGHTS / build_stream_model.weights), got 1"),
+        ({"input_size": "32"}, "input_size must be an int >= 1 (gin: build_stream_model.input_size), got '32'"),
+        ({"backbone_kwargs": ["x"]}, "backbone_kwargs must be None or a dict of keyword arguments"
+         " (gin: build_stream_model.backbone_kwargs), got ['x']"),
+        ({"attention_kwargs": "sum"}, "attention_kwargs must be None or a dict of keyword arguments"
+         " (gin: build_stream_model.attention_kwargs), got 'sum'"),
+        ({"partial_bn": 1}, "partial_bn must be True or False (gin: build_stream_model.partial_bn), got 1"),
     ],
 )
-def test_bad_arguments_are_named(kwargs, match):
-    with pytest.raises(ValueError, match=match):
-        tiny(**kwargs)
+def test_bad_settings_are_named_with_their_gin_setting(kwargs, message):
+    """Issue 12, row 14: one line naming the setting, what it must be and what it got."""
+    backbone = kwargs.pop("backbone", "tiny")
+    with pytest.raises(ValueError) as error:
+        build_stream_model(backbone, **{"num_classes": 3, "input_size": 32, **kwargs})
+    assert message in str(error.value)
 
 
 def test_fit_logs_the_added_losses_and_zero_weights_remove_them():

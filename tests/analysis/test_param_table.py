@@ -1,8 +1,15 @@
-"""tools/param_table.py: Table 10 rows, the SPEC §3 formula and the Markdown."""
+"""Table 10 (iastp_tf.analysis.param_table): rows, the SPEC §3 formula, the Markdown, and the tool shell."""
+
+import os
+import subprocess
+import sys
 
 import numpy as np
+import pytest
 
-from tools import param_table
+from iastp_tf.analysis import param_table
+
+_REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def test_tiny_rows_add_exactly_the_formula():
@@ -36,3 +43,23 @@ def test_markdown_puts_the_paper_beside_ours(tmp_path):
     assert open(markdown).read().splitlines() == lines
     table = np.genfromtxt(csv_path, delimiter=",", names=True, dtype=None, encoding=None)
     assert list(table["added"]) == [0, 133_184]
+
+
+def test_check_rows_refuses_a_count_off_the_formula():
+    good = param_table.ParameterRow("tiny", 1, 1000, 784, 784, None)
+    param_table.check_rows([good])
+    with pytest.raises(ValueError, match="tiny with 1 scales adds 785 parameters, the formula gives 784"):
+        param_table.check_rows([param_table.ParameterRow("tiny", 1, 1001, 785, 784, None)])
+
+
+def test_tool_prints_the_table_and_writes_its_files(tmp_path):
+    prefix = tmp_path / "table10"
+    result = subprocess.run(
+        [sys.executable, os.path.join(_REPO, "tools", "param_table.py"), "--backbones=tiny", "--max_scales=1",
+         f"--output_prefix={prefix}"],
+        capture_output=True, text=True, timeout=300, cwd=_REPO,
+        env={**os.environ, "PYTHONPATH": _REPO},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "| tiny | 1 | " in result.stdout
+    assert (tmp_path / "table10.csv").read_text().splitlines()[2].startswith("tiny,1,")

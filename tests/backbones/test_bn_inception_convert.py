@@ -1,4 +1,4 @@
-"""Round trip through tools/convert_bn_inception.py with checkpoints written byte by byte.
+"""Round trip through the BN-Inception converter with checkpoints written byte by byte.
 
 The zip checkpoint follows PyTorch's serialisation (torch >= 1.6):
 ``archive/data.pkl`` is a protocol-2 pickle of an ``OrderedDict`` whose tensors
@@ -10,7 +10,9 @@ magic number 0x1950a86a20f9469cfc6c, protocol 1001 and a system-info dict, the
 same state-dict pickle with 6-tuple ids (the last item a view, None), the
 pickled list of storage keys, then per key an int64 element count and the
 bytes. The pickle opcodes are written here by hand, so neither torch nor the
-converter's reader produce the files under test.
+converter's reader produce the files under test. TSN's
+``bn_inception-9f5701afb96c8044.pth`` layout (BN tensors ``[1, C]``, classifier
+``fc``, no ``num_batches_tracked``) is written the same way.
 """
 
 import struct
@@ -21,7 +23,7 @@ import numpy as np
 import pytest
 
 from iastp_tf.backbones import bn_inception
-from tools import convert_bn_inception
+from iastp_tf.backbones import bn_inception_convert as convert_bn_inception
 
 
 class _PickleWriter:
@@ -156,8 +158,12 @@ def write_legacy_checkpoint(path, tensors, shared=()):
             f.write(struct.pack("<q", storages[key].size) + storages[key].tobytes())
 
 
-def _torch_state_dict(network, rng):
-    """Known arrays in torch layout for every weight of ``network``."""
+def _torch_state_dict(network, rng, tsn=False):
+    """Known arrays in torch layout for every weight of ``network``.
+
+    ``tsn``: TSN's file layout: BN tensors ``[1, C]``, the classifier named
+    ``fc``, no ``num_batches_tracked``.
+    """
     tensors = {}
     for layer in network.layers:
         if isinstance(layer, keras.layers.Conv2D):
@@ -165,30 +171,21 @@ def _torch_state_dict(network, rng):
             tensors[f"{layer.name}.weight"] = rng.normal(size=(cout, cin, kh, kw)).astype(np.float32)
             tensors[f"{layer.name}.bias"] = rng.normal(size=(cout,)).astype(np.float32)
         elif isinstance(layer, keras.layers.BatchNormalization):
+            shape = (1, *layer.gamma.shape) if tsn else layer.gamma.shape
             for key in ("weight", "bias", "running_mean", "running_var"):
-                tensors[f"{layer.name}.{key}"] = rng.uniform(0.5, 1.5, layer.gamma.shape).astype(np.float32)
-            tensors[f"{layer.name}.num_batches_tracked"] = np.array(7, dtype=np.int64)
-    tensors["last_linear.weight"] = rng.normal(size=(1000, 1024)).astype(np.float32)
-    tensors["last_linear.bias"] = np.zeros(1000, np.float32)
+                tensors[f"{layer.name}.{key}"] = rng.uniform(0.5, 1.5, shape).astype(np.float32)
+            if not tsn:
+                tensors[f"{layer.name}.num_batches_tracked"] = np.array(7, dtype=np.int64)
+    classifier = "fc" if tsn else "last_linear"
+    tensors[f"{classifier}.weight"] = rng.normal(size=(1000, 1024)).astype(np.float32)
+    tensors[f"{classifier}.bias"] = np.zeros(1000, np.float32)
     return tensors
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("writer", [write_checkpoint, write_legacy_checkpoint])
-def test_round_trip_every_weight(writer, tmp_path):
-    network, _ = bn_inception.build_features(input_size=64)
-    tensors = _torch_state_dict(network, np.random.default_rng(0))
-    statistics = [(f"{n}.running_mean", f"{n}.running_var")
-                  for n in ("conv1_7x7_s2_bn", "inception_5b_pool_proj_bn")]
-    checkpoint = tmp_path / "bn_inception.pth"
-    writer(checkpoint, tensors, shared=statistics)
-
-    output = tmp_path / "bn_inception.weights.h5"
-    convert_bn_inception.convert_checkpoint(str(checkpoint), str(output))
-    loaded, _ = bn_inception.build_features(input_size=64)
-    loaded.load_weights(output)
+def _assert_weights_equal(network, tensors):
+    """Every weight of ``network`` equals its torch tensor (conv kernels transposed, BN [1, C] squeezed)."""
     compared = 0
-    for layer in loaded.layers:
+    for layer in network.layers:
         if isinstance(layer, keras.layers.Conv2D):
             np.testing.assert_array_equal(layer.kernel.numpy(),
                                           tensors[f"{layer.name}.weight"].transpose(2, 3, 1, 0))
@@ -196,9 +193,49 @@ def test_round_trip_every_weight(writer, tmp_path):
             compared += 2
         elif isinstance(layer, keras.layers.BatchNormalization):
             for weight, key in zip(layer.weights, ("weight", "bias", "running_mean", "running_var")):
-                np.testing.assert_array_equal(weight.numpy(), tensors[f"{layer.name}.{key}"])
+                np.testing.assert_array_equal(weight.numpy(), tensors[f"{layer.name}.{key}"].reshape(-1))
                 compared += 1
-    assert compared == len(loaded.weights) == 4 * 69 + 2 * 69  # 69 conv + BN pairs
+    assert compared == len(network.weights) == 4 * 69 + 2 * 69  # 69 conv + BN pairs
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("writer,tsn", [(write_checkpoint, False), (write_legacy_checkpoint, False),
+                                        (write_legacy_checkpoint, True)])
+def test_round_trip_every_weight(writer, tsn, tmp_path):
+    network, _ = bn_inception.build_features(input_size=64)
+    tensors = _torch_state_dict(network, np.random.default_rng(0), tsn=tsn)
+    statistics = [] if tsn else [(f"{n}.running_mean", f"{n}.running_var")
+                                 for n in ("conv1_7x7_s2_bn", "inception_5b_pool_proj_bn")]
+    checkpoint = tmp_path / "bn_inception.pth"
+    writer(checkpoint, tensors, shared=statistics)
+
+    output = tmp_path / "bn_inception.weights.h5"
+    convert_bn_inception.convert_checkpoint(str(checkpoint), str(output))
+    loaded, _ = bn_inception.build_features(input_size=64)
+    loaded.load_weights(output)
+    _assert_weights_equal(loaded, tensors)
+
+
+def test_tsn_layout_maps_with_bn_tensors_squeezed(tmp_path):
+    """TSN's file: BN tensors [1, C] and an `fc` classifier are accepted; [2, C] is still refused."""
+    network, _ = bn_inception.build_features(input_size=64)
+    tensors = _torch_state_dict(network, np.random.default_rng(2), tsn=True)
+    convert_bn_inception.map_state_dict(tensors, network)
+    _assert_weights_equal(network, tensors)
+
+    tensors["conv1_7x7_s2_bn.running_var"] = np.ones((2, 64), np.float32)
+    tensors["conv1_7x7_s2.bias"] = np.ones((1, 64), np.float32)  # only BN tensors lose a leading 1
+    with pytest.raises(ValueError) as error:
+        convert_bn_inception.map_state_dict(tensors, network)
+    assert "shape of conv1_7x7_s2_bn.running_var: checkpoint (2, 64)" in str(error.value)
+    assert "shape of conv1_7x7_s2.bias: checkpoint (1, 64)" in str(error.value)
+
+
+def test_a_mismatch_names_the_checkpoint_file(tmp_path):
+    path = tmp_path / "other_network.pth"
+    write_checkpoint(path, {"conv1.weight": np.zeros((4, 3, 3, 3), np.float32)})
+    with pytest.raises(ValueError, match=f"{path}: the checkpoint does not match BN-Inception"):
+        convert_bn_inception.convert_checkpoint(str(path), str(tmp_path / "out.weights.h5"))
 
 
 @pytest.mark.parametrize("writer", [write_checkpoint, write_legacy_checkpoint])
