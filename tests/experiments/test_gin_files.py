@@ -94,19 +94,24 @@ def test_gin_file_builds_its_model_and_input(gin_file, records, tmp_path):
     assert _frames_channels(test_frames) == _channels(model)
     assert labels.shape[0] == 2
     first = next(iter(frames.values())) if isinstance(frames, dict) else frames
-    _check_attention_is_not_trivial(model, frames_per_clip=first.shape[1])
+    frames_only = _binds("build_stream_model.top_level") and gin.query_parameter("build_stream_model.top_level") == "fc"
+    _check_attention_is_not_trivial(model, frames_per_clip=first.shape[1], frames_only=frames_only)
     if first.shape[2] <= 64:  # small models (tiny, CIFAR-sized) also run the batch
         assert model(frames).shape == (2, model.output_shape[-1])
 
 
-def _check_attention_is_not_trivial(model, frames_per_clip):
-    """Issue 13.1: an attention layer over one position (K·H·W = 1) or one place (H·W = 1) is the constant 1."""
+def _check_attention_is_not_trivial(model, frames_per_clip, frames_only=False):
+    """Issue 13.1: an attention layer over one position (K·H·W = 1) or one place (H·W = 1) is the constant 1.
+
+    ``frames_only``: Table 1's fully-connected top level (paper §5.1.1) is a 1x1 map by design: its attention
+    weights the K frames, so only K·H·W > 1 is required there.
+    """
     for layer in model._flatten_layers(include_self=False):
         if isinstance(layer, (PyramidAttention, Conv1x1Attention)):
             levels = layer.input if isinstance(layer.input, list) else [layer.input]
             top = levels[-1].shape  # [B, K, H, W, C] of the top level
             frames = top[1] if top[1] is not None else frames_per_clip
-            assert top[2] * top[3] > 1, f"{layer.name}: top level {top[2]}x{top[3]} has one position"
+            assert frames_only or top[2] * top[3] > 1, f"{layer.name}: top level {top[2]}x{top[3]} has one position"
             assert frames * top[2] * top[3] > 1, f"{layer.name}: K*H*W = 1"
 
 
@@ -116,6 +121,9 @@ def test_the_attention_check_catches_a_one_position_top_level():
     one_position = build_stream_model("tiny", num_classes=3, input_size=16, num_scales=1)  # top level 1x1
     with pytest.raises(AssertionError, match="one position"):
         _check_attention_is_not_trivial(one_position, frames_per_clip=3)
+    _check_attention_is_not_trivial(one_position, frames_per_clip=3, frames_only=True)
+    with pytest.raises(AssertionError, match="K\\*H\\*W = 1"):
+        _check_attention_is_not_trivial(one_position, frames_per_clip=1, frames_only=True)
 
 
 def _binds(selector):
