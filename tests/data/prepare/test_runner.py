@@ -145,7 +145,7 @@ def test_rawframes_are_copied_or_rescaled(tmp_path):
     frames = videos.textured_translation(4, 24, 32, (1, 0))
     constant = np.full((4, 24, 32), 3.0, np.float32)  # flow x = 3 px, y = -1 px, one field too many
     _write_rawframes(str(tmp_path / "raw" / "walk" / "clip_a"), frames, constant, -constant / 3)
-    _write_rawframes(str(tmp_path / "raw" / "walk" / "clip_b"), frames[:1], [], [])  # T=1, no flow
+    _write_rawframes(str(tmp_path / "raw" / "walk" / "clip_b"), frames[:1], [], [])  # T=1: no flow possible
     _write_rawframes(str(tmp_path / "raw" / "run" / "clip_c"), frames, [], [])  # flow computed
     (tmp_path / "raw" / "run" / "empty_dir").mkdir()
     index = splits.read_folder(str(tmp_path / "raw"), test_fraction=0, rawframes=True)
@@ -173,7 +173,10 @@ def test_rawframes_are_copied_or_rescaled(tmp_path):
     np.testing.assert_allclose(np.concatenate([mc_x, mc_y]), 0.0, atol=0.1)  # pure translation removed
     computed_x, _ = _flow_means(kept["run/clip_c"], features.FLOW_X_ENCODED, features.FLOW_Y_ENCODED)
     np.testing.assert_allclose(computed_x, 1.0, atol=0.3)  # TV-L1 on the frames themselves
-    assert features.FLOW_X_ENCODED not in kept["walk/clip_b"].feature_lists.feature_list
+    # One frame cannot give flow: a failure, not a record without flow.
+    assert "walk/clip_b" not in kept
+    assert (tmp_path / "kept" / "failures.txt").read_text() == (
+        "train\twalk/clip_b\t1 frame: flow needs at least 2 frames\n")
 
     doubled = prepare("doubled", runner.PrepareOptions(resize=(64, 24), flow="tvl1"))
     context = doubled["walk/clip_a"].context.feature
