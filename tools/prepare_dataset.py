@@ -13,7 +13,8 @@ Examples:
       --flow_compensation
 
 Stop it at any time and run the same command again: finished videos are kept.
-Videos that cannot be read are listed in <output_dir>/failures.txt.
+Videos that cannot be read are listed in <output_dir>/failures.txt. A bad flag
+or a missing folder ends the program with one line saying what is wrong.
 """
 
 import os
@@ -53,15 +54,32 @@ _TEST_FRACTION = flags.DEFINE_float(
 _TVL1_SCALES = flags.DEFINE_integer("tvl1_scales", 5, "TV-L1 pyramid levels (OpenCV default 5).")
 _TVL1_WARPS = flags.DEFINE_integer("tvl1_warps", 5, "TV-L1 warps per level (OpenCV default 5).")
 _PROGRESS = flags.DEFINE_bool("progress", True, "Show a progress bar.")
+_OUTPUT_FORMAT = flags.DEFINE_enum(
+    "output_format", "records", list(runner.OUTPUT_FORMATS),
+    "records: TFRecord shards; frames: a rawframes-layout folder per video under frames/; both.",
+)
+
+RESUME_HINT = "finished videos and shards are kept: run the same command again to resume"
 
 flags.mark_flag_as_required("output_dir")
 
 
 def main(argv):
+    try:
+        _prepare(argv)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted; {RESUME_HINT}", file=sys.stderr)
+        sys.exit(130)
+    except (ValueError, OSError, RuntimeError) as error:  # Expected failures: one line, no traceback.
+        print(f"prepare_dataset: error: {error}", file=sys.stderr)
+        sys.exit(2)
+
+
+def _prepare(argv):
     if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+        raise ValueError(f"unexpected arguments: {argv[1:]}")
     if bool(_VIDEOS_DIR.value) == bool(_RAWFRAMES_DIR.value):
-        raise app.UsageError("give exactly one of --videos_dir and --rawframes_dir")
+        raise ValueError("give exactly one of --videos_dir and --rawframes_dir")
     root = _VIDEOS_DIR.value or _RAWFRAMES_DIR.value
     resize = video_lib.parse_size(_RESIZE.value)
     if _RAWFRAMES_DIR.value and not flags.FLAGS["resize"].present:
@@ -92,6 +110,7 @@ def main(argv):
         num_shards=_NUM_SHARDS.value or None,
         command=shlex.join([os.path.basename(sys.executable), *sys.argv]),
         progress=_PROGRESS.value,
+        output_format=_OUTPUT_FORMAT.value,
     )
     rate = summary.processed / summary.seconds if summary.seconds else 0.0
     print(f"wrote {summary.output_dir}: records per split {summary.split_counts}; "

@@ -128,3 +128,83 @@ def test_killed_tool_resumes_to_the_same_records(tmp_path):
     assert processed <= len(index.entries) - kept - 1  # finished shards and videos not redone
     assert _shards(killed) == _shards(tmp_path / "whole")
     assert json.loads((killed / "dataset.json").read_text())["splits"] == {"train": 16, "test": 4}
+
+
+def test_bad_input_gives_one_line_not_a_traceback(tmp_path):
+    (tmp_path / "empty").mkdir()
+    for args, expected in (
+        ([f"--videos_dir={tmp_path / 'nowhere'}"], str(tmp_path / "nowhere")),
+        ([f"--videos_dir={tmp_path / 'empty'}"], "no videos to prepare"),
+        ([f"--videos_dir={tmp_path / 'empty'}", "--resize=big"], "resize must look like WIDTHxHEIGHT"),
+        ([], "give exactly one of --videos_dir and --rawframes_dir"),
+    ):
+        result = subprocess.run(_command("--dataset=folder", f"--output_dir={tmp_path / 'out'}", *args),
+                                capture_output=True, text=True, errors="replace", cwd=ROOT)
+        assert result.returncode == 2, result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("prepare_dataset: error: "), result.stderr
+        assert expected in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "out" / "dataset.json").exists()
+
+
+def _start_and_wait_for_a_saved_video(tmp_path, workers):
+    """Starts the tool on 20 toy videos and returns it once a video is saved in .partial."""
+    toy.make_toy_dataset(str(tmp_path / "toy"), num_classes=4, videos_per_class=5, frames=8, size=(64, 48))
+    process = subprocess.Popen(
+        _command("--dataset=ucf101", f"--videos_dir={tmp_path / 'toy'}", f"--output_dir={tmp_path / 'out'}",
+                 "--resize=none", f"--workers={workers}", "--num_shards=1"),
+        cwd=ROOT, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        if glob.glob(str(tmp_path / "out" / runner.PARTIAL_DIR / "*[0-9].json")):  # a saved video
+            break
+        time.sleep(0.02)
+    assert process.poll() is None, "the run finished before it could be stopped"
+    return process
+
+
+@pytest.mark.slow
+def test_ctrl_c_says_how_to_resume(tmp_path):
+    process = _start_and_wait_for_a_saved_video(tmp_path, workers=1)
+    os.kill(process.pid, signal.SIGINT)  # The tool only, as Ctrl-C does (the workers are its children).
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr[-2000:]
+    assert "run the same command again to resume" in stderr and "Traceback" not in stderr
+
+
+def _children(pid):
+    """Live processes whose parent is ``pid`` (from /proc)."""
+    found = []
+    for stat in glob.glob("/proc/[0-9]*/stat"):
+        try:
+            fields = open(stat).read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(stat.split("/")[2]))
+    return found
+
+
+def _alive(pid):
+    try:
+        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.slow
+def test_workers_end_when_the_tool_is_killed(tmp_path):
+    process = _start_and_wait_for_a_saved_video(tmp_path, workers=2)
+    workers = [pid for pid in _children(process.pid)
+               if "spawn_main" in open(f"/proc/{pid}/cmdline").read()]
+    assert len(workers) == 2
+    os.kill(process.pid, signal.SIGKILL)  # The tool only, not its process group.
+    process.wait()
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and any(_alive(pid) for pid in workers):
+            time.sleep(0.1)
+        assert not any(_alive(pid) for pid in workers), "worker processes outlived the killed tool"
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)  # Whatever is left of the group (on a failure).

@@ -15,7 +15,13 @@ cluster: the same worker and store, Beam's grouping by shard.
 import collections
 import concurrent.futures
 import concurrent.futures.process
+import ctypes
 import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
@@ -82,6 +88,35 @@ class InProcessRunner:
             cv2.setNumThreads(threads)
 
 
+_PR_SET_PDEATHSIG = 1  # From <linux/prctl.h>.
+PARENT_WATCH_SECONDS = 1.0
+
+
+def _end_with_parent(parent_pid: int) -> None:
+    """Makes this worker process end when ``parent_pid`` dies, even by ``kill -9``.
+
+    On Linux the kernel sends SIGKILL at the parent's death (``PR_SET_PDEATHSIG``);
+    everywhere, a daemon thread checks every second that the parent is still
+    ours and exits otherwise (the fallback, and the guard against a parent that
+    died before the signal was set).
+    """
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+    def watch():
+        while os.getppid() == parent_pid:
+            time.sleep(PARENT_WATCH_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _init_pool_worker(parent_pid: int) -> None:
+    worker.init_worker()
+    _end_with_parent(parent_pid)
+
+
 class ProcessPoolRunner:
     """Runs the jobs in spawned worker processes, in order, at most ``2 * workers`` in flight.
 
@@ -101,7 +136,7 @@ class ProcessPoolRunner:
         handle = ShardCommitter(jobs, store, on_result)
         context = multiprocessing.get_context("spawn")
         pool = concurrent.futures.ProcessPoolExecutor(self.workers, mp_context=context,
-                                                      initializer=worker.init_worker)
+                                                      initializer=_init_pool_worker, initargs=(os.getpid(),))
         try:
             pending = iter(jobs)
             in_flight = set()

@@ -186,3 +186,41 @@ def test_rawframes_are_copied_or_rescaled(tmp_path):
     stored_x = records.dequantize_flow(records.quantize_flow(3.0))
     np.testing.assert_allclose(flow_x, 2 * stored_x, atol=20 / 255 + 1e-4)
     np.testing.assert_allclose(flow_y, -1.0, atol=0.1)
+
+
+def test_an_index_without_videos_is_refused(tmp_path):
+    (tmp_path / "empty").mkdir()
+    index = splits.read_folder(str(tmp_path / "empty"), test_fraction=0)
+    with pytest.raises(ValueError, match="no videos to prepare"):
+        runner.prepare_dataset(index, str(tmp_path / "out"), videos_dir=str(tmp_path / "empty"), progress=False)
+    assert not (tmp_path / "out" / "dataset.json").exists()
+
+
+def test_a_deleted_shard_is_made_again_and_only_it(toy_dir, tmp_path):
+    index = splits.read_ucf101(toy_dir, 1)
+    kwargs = dict(videos_dir=toy_dir, options=OPTIONS, num_shards=3, progress=False)
+    runner.prepare_dataset(index, str(tmp_path / "whole"), **kwargs)
+    runner.prepare_dataset(index, str(tmp_path / "damaged"), **kwargs)
+    (tmp_path / "damaged" / "train-00001-of-00003.tfrecord").unlink()
+
+    summary = runner.prepare_dataset(index, str(tmp_path / "damaged"), **kwargs)
+    # Train shard 1 holds positions 4..7 of the 12 train videos; nothing else is redone.
+    assert summary.processed == 4
+    assert _outputs(tmp_path / "damaged") == _outputs(tmp_path / "whole")
+    assert (json.loads((tmp_path / "damaged" / "dataset.json").read_text())["videos"]
+            == json.loads((tmp_path / "whole" / "dataset.json").read_text())["videos"])
+    assert not (tmp_path / "damaged" / runner.PARTIAL_DIR).exists()
+
+
+def test_only_our_own_temporary_files_are_deleted(toy_dir, tmp_path):
+    index = splits.read_ucf101(toy_dir, 1)
+    output = tmp_path / "out"
+    output.mkdir()
+    users = ["notes.tmp-1", "train-00000-of-00001.tfrecord.tmp-2", "draft.iastp-tmp-3"]
+    for name in users:
+        (output / name).write_text("the user's")
+    ours = output / f"train-00000-of-00001.tfrecord{records.TEMPORARY_MARK}12345"  # left by a killed run
+    ours.write_text("half a shard")
+    runner.prepare_dataset(index, str(output), videos_dir=toy_dir, options=OPTIONS, num_shards=1, progress=False)
+    assert all((output / name).read_text() == "the user's" for name in users)
+    assert not ours.exists()
