@@ -224,3 +224,75 @@ def test_only_our_own_temporary_files_are_deleted(toy_dir, tmp_path):
     runner.prepare_dataset(index, str(output), videos_dir=toy_dir, options=OPTIONS, num_shards=1, progress=False)
     assert all((output / name).read_text() == "the user's" for name in users)
     assert not ours.exists()
+
+
+def _records_by_id(directory, split):
+    out = {}
+    for path in sorted(glob.glob(os.path.join(directory, f"{split}-*.tfrecord"))):
+        for serialized in tf.data.TFRecordDataset(path):
+            record = tf.train.SequenceExample.FromString(serialized.numpy())
+            out[record.context.feature[features.MEDIA_ID].bytes_list.value[0].decode()] = record
+    return out
+
+
+def test_frame_folders_hold_the_records_jpeg_bytes(toy_dir, tmp_path):
+    index = splits.read_ucf101(toy_dir, 1)
+    options = runner.PrepareOptions(resize=None, tvl1_scales=2, tvl1_warps=2, flow_compensation=True)
+    kwargs = dict(videos_dir=toy_dir, options=options, num_shards=2, progress=False)
+    for output_format in ("both", "frames", "records"):
+        runner.prepare_dataset(index, str(tmp_path / output_format), output_format=output_format, **kwargs)
+
+    both = tmp_path / "both"
+    info = json.loads((both / "dataset.json").read_text())
+    assert info["format"] == "both" and info["frames_dir"] == "frames"
+    prefixes = (("img", features.IMAGE_ENCODED), ("flow_x", features.FLOW_X_ENCODED),
+                ("flow_y", features.FLOW_Y_ENCODED), ("flow_mc_x", features.FLOW_MC_X_ENCODED),
+                ("flow_mc_y", features.FLOW_MC_Y_ENCODED))
+    for split in ("train", "test"):
+        by_id = _records_by_id(str(both), split)
+        # Listed in shard order, which is position order.
+        assert [video["id"] for video in info["videos"][split]] == _media_ids(str(both), split)
+        for video in info["videos"][split]:
+            record = by_id[video["id"]]
+            context = record.context.feature
+            assert video == {
+                "id": video["id"],
+                "labels": list(context[features.LABEL_INDEX].int64_list.value),
+                "num_frames": len(record.feature_lists.feature_list[features.IMAGE_ENCODED].feature),
+                "num_fields": len(record.feature_lists.feature_list[features.FLOW_X_ENCODED].feature),
+                "height": context[features.HEIGHT].int64_list.value[0],
+                "width": context[features.WIDTH].int64_list.value[0],
+            }
+            expected = {}
+            for prefix, key in prefixes:
+                for t, feature in enumerate(record.feature_lists.feature_list[key].feature, start=1):
+                    expected[f"{prefix}_{t:05d}.jpg"] = feature.bytes_list.value[0]
+            folder = both / "frames" / video["id"]
+            assert {p.name: p.read_bytes() for p in folder.iterdir()} == expected
+
+    def tree(directory):
+        return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
+
+    # The formats alone write the same frames, shards and failures as both; failed videos leave no folder.
+    assert tree(tmp_path / "frames" / "frames") == tree(both / "frames")
+    assert not glob.glob(str(tmp_path / "frames" / "*.tfrecord")) and not (tmp_path / "records" / "frames").exists()
+    assert _outputs(tmp_path / "records") == _outputs(both)
+    assert (tmp_path / "frames" / "failures.txt").read_bytes() == (both / "failures.txt").read_bytes()
+    assert len(list((both / "frames").glob("*/*"))) == 12  # 15 listed videos, 3 failed
+    for name in ("frames", "records"):
+        other = json.loads((tmp_path / name / "dataset.json").read_text())
+        assert other["videos"] == info["videos"] and other["format"] == name
+
+
+def test_a_deleted_frame_folder_is_made_again(toy_dir, tmp_path):
+    index = splits.read_ucf101(toy_dir, 1)
+    kwargs = dict(videos_dir=toy_dir, options=OPTIONS, num_shards=3, progress=False, output_format="frames")
+    runner.prepare_dataset(index, str(tmp_path), **kwargs)
+    info = json.loads((tmp_path / "dataset.json").read_text())
+    folder = tmp_path / "frames" / info["videos"]["test"][0]["id"]
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    for path in folder.iterdir():
+        path.unlink()
+    folder.rmdir()
+    assert runner.prepare_dataset(index, str(tmp_path), **kwargs).processed == 1  # test shard 0: one video
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
