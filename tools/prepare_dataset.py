@@ -7,6 +7,10 @@ Examples:
   # A folder-per-class tree of any mp4/avi files, keeping their size:
   python tools/prepare_dataset.py --dataset=folder --videos_dir=my_videos \
       --output_dir=data/mine --resize=none
+  # The same on Apache Beam (local DirectRunner here; Dataflow, Flink, Spark alike):
+  python tools/prepare_dataset.py --dataset=ucf101 --videos_dir=UCF-101 \
+      --splits_dir=ucfTrainTestlist --output_dir=data/ucf101_s1 --runner=beam \
+      --beam_options="--runner=DirectRunner --direct_num_workers=4 --direct_running_mode=multi_processing"
   # Flow already extracted (TSN/mmaction2 rawframes), with motion-compensated flow:
   python tools/prepare_dataset.py --dataset=hmdb51 --rawframes_dir=rawframes \
       --splits_dir=testTrainMulti_7030_splits --output_dir=data/hmdb51_s1 \
@@ -58,6 +62,14 @@ _OUTPUT_FORMAT = flags.DEFINE_enum(
     "output_format", "records", list(runner.OUTPUT_FORMATS),
     "records: TFRecord shards; frames: a rawframes-layout folder per video under frames/; both.",
 )
+_RUNNER = flags.DEFINE_enum(
+    "runner", "local", ["local", "beam"],
+    "local: this machine (--workers processes); beam: an Apache Beam pipeline (needs the 'beam' extra).",
+)
+_BEAM_OPTIONS = flags.DEFINE_string(
+    "beam_options", "", "--runner=beam: Beam pipeline options, e.g. \"--runner=DirectRunner "
+    "--direct_num_workers=2 --direct_running_mode=multi_processing\" or Dataflow's options."
+)
 
 RESUME_HINT = "finished videos and shards are kept: run the same command again to resume"
 
@@ -70,7 +82,7 @@ def main(argv):
     except KeyboardInterrupt:
         print(f"\ninterrupted; {RESUME_HINT}", file=sys.stderr)
         sys.exit(130)
-    except (ValueError, OSError, RuntimeError) as error:  # Expected failures: one line, no traceback.
+    except (ValueError, OSError, RuntimeError, ImportError) as error:  # Expected failures: one line, no traceback.
         print(f"prepare_dataset: error: {error}", file=sys.stderr)
         sys.exit(2)
 
@@ -97,6 +109,11 @@ def _prepare(argv):
         tvl1_scales=_TVL1_SCALES.value,
         tvl1_warps=_TVL1_WARPS.value,
     )
+    job_runner = None
+    if _RUNNER.value == "beam":
+        from iastp_tf.data.prepare import beam_runner  # Only with the 'beam' extra installed.
+
+        job_runner = beam_runner.BeamRunner(_BEAM_OPTIONS.value)
     counts = {split: sum(e.split == split for e in index.entries) for split in index.split_names()}
     print(f"{_DATASET.value}: {len(index.class_names)} classes, videos per split {counts}, "
           f"{len(index.failures)} unusable split-file lines", flush=True)
@@ -111,6 +128,7 @@ def _prepare(argv):
         command=shlex.join([os.path.basename(sys.executable), *sys.argv]),
         progress=_PROGRESS.value,
         output_format=_OUTPUT_FORMAT.value,
+        runner=job_runner,
     )
     rate = summary.processed / summary.seconds if summary.seconds else 0.0
     print(f"wrote {summary.output_dir}: records per split {summary.split_counts}; "
