@@ -159,17 +159,18 @@ def prepare_dataset(
             entry = store.plan[split][position]
             jobs.append(worker.Job(split, position, entry, kind, resolver(entry), options))
 
-    bar = None
-    if progress and jobs:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(jobs), unit="video", file=sys.stderr, dynamic_ncols=True,
-                   desc=f"preparing {os.path.basename(os.path.normpath(output_dir))}")
+    bar = None  # Made at the first result: a runner that reports none (Beam) shows its own progress.
     counts = {"finished": 0, "failed": 0}
 
     def on_result(result: worker.Result) -> None:
+        nonlocal bar
         counts["finished"] += 1
         counts["failed"] += result.record is None
+        if progress and bar is None:
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(jobs), unit="video", file=sys.stderr, dynamic_ncols=True,
+                       desc=f"preparing {os.path.basename(os.path.normpath(output_dir))}")
         if bar is not None:
             bar.set_postfix(failed=counts["failed"], refresh=False)
             bar.update(1)

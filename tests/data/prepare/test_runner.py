@@ -296,3 +296,16 @@ def test_a_deleted_frame_folder_is_made_again(toy_dir, tmp_path):
     folder.rmdir()
     assert runner.prepare_dataset(index, str(tmp_path), **kwargs).processed == 1  # test shard 0: one video
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+
+
+def test_a_one_frame_video_fails_only_when_flow_is_asked_for(tmp_path):
+    (tmp_path / "in" / "walk").mkdir(parents=True)
+    videos.write_video(tmp_path / "in" / "walk" / "still.avi", videos.textured_translation(1, 24, 32, (0, 0)))
+    videos.write_video(tmp_path / "in" / "walk" / "moving.avi", videos.textured_translation(3, 24, 32, (1, 0)))
+    index = splits.read_folder(str(tmp_path / "in"), test_fraction=0)
+    for flow, failures in (("farneback", "train\twalk/still.avi\t1 frame: flow needs at least 2 frames\n"),
+                           ("none", "")):
+        summary = runner.prepare_dataset(index, str(tmp_path / flow), videos_dir=str(tmp_path / "in"),
+                                         options=runner.PrepareOptions(resize=None, flow=flow), progress=False)
+        assert (tmp_path / flow / "failures.txt").read_text() == failures
+        assert summary.split_counts == {"train": 2 - bool(failures)}
