@@ -55,11 +55,16 @@ class PrepareSummary:
 
 
 class _SourceResolver:
-    """Finds each entry's video file or rawframes folder under a root."""
+    """Finds each entry's video file or rawframes folder under a root.
 
-    def __init__(self, root: str, kind: str):
+    A source at its listed path is found through ``files`` (so on a remote
+    file system too); the search by file stem or alias lists local folders only.
+    """
+
+    def __init__(self, root: str, kind: str, files: store_lib.Files):
         self.root = root
         self.kind = kind
+        self.files = files
         self._by_stem = None
 
     def _index(self) -> dict[str, str]:
@@ -76,7 +81,7 @@ class _SourceResolver:
     def __call__(self, entry: splits.VideoEntry) -> str:
         source = entry.source if self.kind == "video" else os.path.splitext(entry.source)[0]
         direct = os.path.join(self.root, source)
-        if os.path.isfile(direct) or (self.kind == "rawframes" and os.path.isdir(direct)):
+        if self.files.exists(direct):
             return direct
         stem = os.path.splitext(os.path.basename(entry.source))[0]
         for name in (stem, *entry.aliases):
@@ -150,7 +155,7 @@ def prepare_dataset(
                               time.perf_counter() - started, finished)
     store.start()
 
-    resolver = _SourceResolver(root, kind)
+    resolver = _SourceResolver(root, kind, runner.files)
     jobs = []
     for (split, shard), positions in store.pending().items():
         if not positions:  # Every video saved by a killed run, the shard not yet written.
