@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from iastp_tf.data import features
 from iastp_tf.data.prepare import runner, splits, toy
-from tests.data.prepare import videos
+from tests.data.prepare import outputs, videos
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TOOL = os.path.join(ROOT, "tools", "prepare_dataset.py")
@@ -98,11 +98,7 @@ def test_folder_of_arbitrary_mp4_and_avi_files(tmp_path):
 
 def _tree(directory):
     """Every output file (shards, frame folders, failures.txt) by relative path, with its bytes."""
-    files = {}
-    for root, _, names in os.walk(directory):
-        for name in names:
-            path = os.path.join(root, name)
-            files[os.path.relpath(path, directory)] = open(path, "rb").read()
+    files = outputs.file_tree(directory)
     files.pop("dataset.json")  # It records the command line, which names the directory.
     return files
 

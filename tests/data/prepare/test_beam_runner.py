@@ -1,11 +1,11 @@
 """The Beam runner (DirectRunner) against the local runner: the same output, byte for byte."""
 
 import json
-import os
 
 import pytest
 
 from iastp_tf.data.prepare import runner, splits, toy
+from tests.data.prepare import outputs
 
 beam_runner = pytest.importorskip("iastp_tf.data.prepare.beam_runner", exc_type=ImportError)
 
@@ -14,11 +14,7 @@ OPTIONS = runner.PrepareOptions(resize=None, tvl1_scales=2, tvl1_warps=2, flow_c
 
 def _tree(directory):
     """Every file by relative path with its bytes; dataset.json parsed."""
-    files = {}
-    for root, _, names in os.walk(directory):
-        for name in names:
-            path = os.path.join(root, name)
-            files[os.path.relpath(path, directory)] = open(path, "rb").read()
+    files = outputs.file_tree(directory)
     return files, json.loads(files.pop("dataset.json"))
 
 

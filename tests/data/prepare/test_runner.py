@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from iastp_tf.data import features
 from iastp_tf.data.prepare import records, runner, splits, toy
-from tests.data.prepare import videos
+from tests.data.prepare import outputs, videos
 
 OPTIONS = runner.PrepareOptions(resize=None, tvl1_scales=2, tvl1_warps=2)
 
@@ -270,11 +270,8 @@ def test_frame_folders_hold_the_records_jpeg_bytes(toy_dir, tmp_path):
             folder = both / "frames" / video["id"]
             assert {p.name: p.read_bytes() for p in folder.iterdir()} == expected
 
-    def tree(directory):
-        return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
-
     # The formats alone write the same frames, shards and failures as both; failed videos leave no folder.
-    assert tree(tmp_path / "frames" / "frames") == tree(both / "frames")
+    assert outputs.file_tree(tmp_path / "frames" / "frames") == outputs.file_tree(both / "frames")
     assert not glob.glob(str(tmp_path / "frames" / "*.tfrecord")) and not (tmp_path / "records" / "frames").exists()
     assert _outputs(tmp_path / "records") == _outputs(both)
     assert (tmp_path / "frames" / "failures.txt").read_bytes() == (both / "failures.txt").read_bytes()
