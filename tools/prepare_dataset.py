@@ -44,7 +44,8 @@ _FLOW = flags.DEFINE_enum("flow", "tvl1", ["tvl1", "farneback", "none"], "Optica
 _FLOW_COMPENSATION = flags.DEFINE_bool(
     "flow_compensation", False, "Also store motion-compensated flow (SPEC §6, flow_mc modality)."
 )
-_WORKERS = flags.DEFINE_integer("workers", os.cpu_count() or 1, "Worker processes (0: in this process).")
+_WORKERS = flags.DEFINE_integer(
+    "workers", os.cpu_count() or 1, "Worker processes of --runner=local (0: in this process).")
 _RESIZE = flags.DEFINE_string(
     "resize", "340x256", "WIDTHxHEIGHT of the stored frames, or 'none' to keep the source size "
     "(rawframes keep their size unless this flag is given)."
