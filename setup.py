@@ -28,5 +28,9 @@ setuptools.setup(
             "pytest-xdist>=3.5",
             "scikit-learn>=1.4",
         ],
+        # tools/prepare_dataset.py --runner=beam; 2.69 is the first that resolves beside TensorFlow 2.21.
+        "beam": [
+            "apache-beam>=2.69",
+        ],
     },
 )

@@ -7,13 +7,18 @@ Examples:
   # A folder-per-class tree of any mp4/avi files, keeping their size:
   python tools/prepare_dataset.py --dataset=folder --videos_dir=my_videos \
       --output_dir=data/mine --resize=none
+  # The same on Apache Beam (local DirectRunner here; Dataflow, Flink, Spark alike):
+  python tools/prepare_dataset.py --dataset=ucf101 --videos_dir=UCF-101 \
+      --splits_dir=ucfTrainTestlist --output_dir=data/ucf101_s1 --runner=beam \
+      --beam_options="--runner=DirectRunner --direct_num_workers=4 --direct_running_mode=multi_processing"
   # Flow already extracted (TSN/mmaction2 rawframes), with motion-compensated flow:
   python tools/prepare_dataset.py --dataset=hmdb51 --rawframes_dir=rawframes \
       --splits_dir=testTrainMulti_7030_splits --output_dir=data/hmdb51_s1 \
       --flow_compensation
 
 Stop it at any time and run the same command again: finished videos are kept.
-Videos that cannot be read are listed in <output_dir>/failures.txt.
+Videos that cannot be read are listed in <output_dir>/failures.txt. A bad flag
+or a missing folder ends the program with one line saying what is wrong.
 """
 
 import os
@@ -39,7 +44,8 @@ _FLOW = flags.DEFINE_enum("flow", "tvl1", ["tvl1", "farneback", "none"], "Optica
 _FLOW_COMPENSATION = flags.DEFINE_bool(
     "flow_compensation", False, "Also store motion-compensated flow (SPEC §6, flow_mc modality)."
 )
-_WORKERS = flags.DEFINE_integer("workers", os.cpu_count() or 1, "Worker processes (0: in this process).")
+_WORKERS = flags.DEFINE_integer(
+    "workers", os.cpu_count() or 1, "Worker processes of --runner=local (0: in this process).")
 _RESIZE = flags.DEFINE_string(
     "resize", "340x256", "WIDTHxHEIGHT of the stored frames, or 'none' to keep the source size "
     "(rawframes keep their size unless this flag is given)."
@@ -53,15 +59,40 @@ _TEST_FRACTION = flags.DEFINE_float(
 _TVL1_SCALES = flags.DEFINE_integer("tvl1_scales", 5, "TV-L1 pyramid levels (OpenCV default 5).")
 _TVL1_WARPS = flags.DEFINE_integer("tvl1_warps", 5, "TV-L1 warps per level (OpenCV default 5).")
 _PROGRESS = flags.DEFINE_bool("progress", True, "Show a progress bar.")
+_OUTPUT_FORMAT = flags.DEFINE_enum(
+    "output_format", "records", list(runner.OUTPUT_FORMATS),
+    "records: TFRecord shards; frames: a rawframes-layout folder per video under frames/; both.",
+)
+_RUNNER = flags.DEFINE_enum(
+    "runner", "local", ["local", "beam"],
+    "local: this machine (--workers processes); beam: an Apache Beam pipeline (needs the 'beam' extra).",
+)
+_BEAM_OPTIONS = flags.DEFINE_string(
+    "beam_options", "", "--runner=beam: Beam pipeline options, e.g. \"--runner=DirectRunner "
+    "--direct_num_workers=2 --direct_running_mode=multi_processing\" or Dataflow's options."
+)
+
+RESUME_HINT = "finished videos and shards are kept: run the same command again to resume"
 
 flags.mark_flag_as_required("output_dir")
 
 
 def main(argv):
+    try:
+        _prepare(argv)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted; {RESUME_HINT}", file=sys.stderr)
+        sys.exit(130)
+    except (ValueError, OSError, RuntimeError, ImportError) as error:  # Expected failures: one line, no traceback.
+        print(f"prepare_dataset: error: {error}", file=sys.stderr)
+        sys.exit(2)
+
+
+def _prepare(argv):
     if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+        raise ValueError(f"unexpected arguments: {argv[1:]}")
     if bool(_VIDEOS_DIR.value) == bool(_RAWFRAMES_DIR.value):
-        raise app.UsageError("give exactly one of --videos_dir and --rawframes_dir")
+        raise ValueError("give exactly one of --videos_dir and --rawframes_dir")
     root = _VIDEOS_DIR.value or _RAWFRAMES_DIR.value
     resize = video_lib.parse_size(_RESIZE.value)
     if _RAWFRAMES_DIR.value and not flags.FLAGS["resize"].present:
@@ -79,6 +110,11 @@ def main(argv):
         tvl1_scales=_TVL1_SCALES.value,
         tvl1_warps=_TVL1_WARPS.value,
     )
+    job_runner = None
+    if _RUNNER.value == "beam":
+        from iastp_tf.data.prepare import beam_runner  # Only with the 'beam' extra installed.
+
+        job_runner = beam_runner.BeamRunner(_BEAM_OPTIONS.value)
     counts = {split: sum(e.split == split for e in index.entries) for split in index.split_names()}
     print(f"{_DATASET.value}: {len(index.class_names)} classes, videos per split {counts}, "
           f"{len(index.failures)} unusable split-file lines", flush=True)
@@ -92,6 +128,8 @@ def main(argv):
         num_shards=_NUM_SHARDS.value or None,
         command=shlex.join([os.path.basename(sys.executable), *sys.argv]),
         progress=_PROGRESS.value,
+        output_format=_OUTPUT_FORMAT.value,
+        runner=job_runner,
     )
     rate = summary.processed / summary.seconds if summary.seconds else 0.0
     print(f"wrote {summary.output_dir}: records per split {summary.split_counts}; "

@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from iastp_tf.data import features
 from iastp_tf.data.prepare import runner, splits, toy
-from tests.data.prepare import videos
+from tests.data.prepare import outputs, videos
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TOOL = os.path.join(ROOT, "tools", "prepare_dataset.py")
@@ -96,15 +96,36 @@ def test_folder_of_arbitrary_mp4_and_avi_files(tmp_path):
     }
 
 
+def _tree(directory):
+    """Every output file (shards, frame folders, failures.txt) by relative path, with its bytes."""
+    files = outputs.file_tree(directory)
+    files.pop("dataset.json")  # It records the command line, which names the directory.
+    return files
+
+
+def _saved_not_committed(partial):
+    """(split, position) of the videos a killed run saved whose shard it had not committed."""
+    saved = set()
+    for path in glob.glob(str(partial / "*[0-9].json")):
+        split, position = os.path.basename(path)[: -len(".json")].rsplit("-", 1)
+        saved.add((split, int(position)))
+    for path in glob.glob(str(partial / "*.done.json")):
+        split = os.path.basename(path).rsplit("-", 1)[0]
+        done = json.loads(open(path).read())
+        saved -= {(split, position) for position, _ in done["videos"] + done["failures"]}
+    return saved
+
+
 @pytest.mark.slow
-def test_killed_tool_resumes_to_the_same_records(tmp_path):
+@pytest.mark.parametrize("output_format", ["records", "frames"])
+def test_killed_tool_resumes_to_the_same_output(tmp_path, output_format):
     toy.make_toy_dataset(str(tmp_path / "toy"), num_classes=4, videos_per_class=5, frames=8, size=(64, 48))
     args = ["--dataset=ucf101", f"--videos_dir={tmp_path / 'toy'}", "--resize=none", "--num_shards=6",
-            "--workers=1", "--tvl1_scales=2", "--tvl1_warps=2"]
+            "--workers=1", "--tvl1_scales=2", "--tvl1_warps=2", f"--output_format={output_format}"]
     index = splits.read_ucf101(str(tmp_path / "toy"), 1)
     options = runner.PrepareOptions(resize=None, tvl1_scales=2, tvl1_warps=2)
     runner.prepare_dataset(index, str(tmp_path / "whole"), videos_dir=str(tmp_path / "toy"), options=options,
-                           num_shards=6, progress=False)
+                           num_shards=6, progress=False, output_format=output_format)
 
     killed = tmp_path / "killed"
     process = subprocess.Popen(_command(*args, f"--output_dir={killed}"), cwd=ROOT, start_new_session=True,
@@ -112,19 +133,151 @@ def test_killed_tool_resumes_to_the_same_records(tmp_path):
     deadline = time.monotonic() + 120
     partial = killed / runner.PARTIAL_DIR
     while time.monotonic() < deadline and process.poll() is None:
-        if glob.glob(str(partial / "*.done.json")) and glob.glob(str(partial / "*.rec")):
+        if glob.glob(str(partial / "*.done.json")) and glob.glob(str(partial / "*[0-9].json")):
             break
         time.sleep(0.02)
     assert process.poll() is None, "the run finished before it could be killed"
     os.killpg(process.pid, signal.SIGKILL)  # The tool and its worker, mid-run.
     process.wait()
     assert not (killed / "dataset.json").exists()
-    kept = len(glob.glob(str(partial / "*.rec")))
+    kept = len(_saved_not_committed(partial))
 
     result = subprocess.run(_command(*args, f"--output_dir={killed}"), capture_output=True, text=True,
                             errors="replace", cwd=ROOT)
     assert result.returncode == 0, result.stderr[-2000:]
     processed = int(result.stdout.split(" videos processed")[0].rsplit(" ", 1)[1])
     assert processed <= len(index.entries) - kept - 1  # finished shards and videos not redone
-    assert _shards(killed) == _shards(tmp_path / "whole")
-    assert json.loads((killed / "dataset.json").read_text())["splits"] == {"train": 16, "test": 4}
+    assert _tree(killed) == _tree(tmp_path / "whole")
+    assert bool(_shards(killed)) == (output_format == "records")
+    info = json.loads((killed / "dataset.json").read_text())
+    assert info["splits"] == {"train": 16, "test": 4} and info["format"] == output_format
+    assert info["videos"] == json.loads((tmp_path / "whole" / "dataset.json").read_text())["videos"]
+
+
+def test_bad_input_gives_one_line_not_a_traceback(tmp_path):
+    (tmp_path / "empty").mkdir()
+    for args, expected in (
+        ([f"--videos_dir={tmp_path / 'nowhere'}"], str(tmp_path / "nowhere")),
+        ([f"--videos_dir={tmp_path / 'empty'}"], "no videos to prepare"),
+        ([f"--videos_dir={tmp_path / 'empty'}", "--resize=big"], "resize must look like WIDTHxHEIGHT"),
+        ([], "give exactly one of --videos_dir and --rawframes_dir"),
+    ):
+        result = subprocess.run(_command("--dataset=folder", f"--output_dir={tmp_path / 'out'}", *args),
+                                capture_output=True, text=True, errors="replace", cwd=ROOT)
+        assert result.returncode == 2, result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("prepare_dataset: error: "), result.stderr
+        assert expected in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "out" / "dataset.json").exists()
+
+
+def _start_and_wait_for_a_saved_video(tmp_path, workers):
+    """Starts the tool on 20 toy videos and returns it once a video is saved in .partial."""
+    toy.make_toy_dataset(str(tmp_path / "toy"), num_classes=4, videos_per_class=5, frames=8, size=(64, 48))
+    process = subprocess.Popen(
+        _command("--dataset=ucf101", f"--videos_dir={tmp_path / 'toy'}", f"--output_dir={tmp_path / 'out'}",
+                 "--resize=none", f"--workers={workers}", "--num_shards=1"),
+        cwd=ROOT, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        if glob.glob(str(tmp_path / "out" / runner.PARTIAL_DIR / "*[0-9].json")):  # a saved video
+            break
+        time.sleep(0.02)
+    assert process.poll() is None, "the run finished before it could be stopped"
+    return process
+
+
+@pytest.mark.slow
+def test_ctrl_c_says_how_to_resume(tmp_path):
+    process = _start_and_wait_for_a_saved_video(tmp_path, workers=1)
+    os.kill(process.pid, signal.SIGINT)  # The tool only, as Ctrl-C does (the workers are its children).
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr[-2000:]
+    assert "run the same command again to resume" in stderr and "Traceback" not in stderr
+
+
+def _children(pid):
+    """Live processes whose parent is ``pid`` (from /proc)."""
+    found = []
+    for stat in glob.glob("/proc/[0-9]*/stat"):
+        try:
+            fields = open(stat).read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(stat.split("/")[2]))
+    return found
+
+
+def _alive(pid):
+    try:
+        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.slow
+def test_workers_end_when_the_tool_is_killed(tmp_path):
+    process = _start_and_wait_for_a_saved_video(tmp_path, workers=2)
+    workers = [pid for pid in _children(process.pid)
+               if "spawn_main" in open(f"/proc/{pid}/cmdline").read()]
+    assert len(workers) == 2
+    os.kill(process.pid, signal.SIGKILL)  # The tool only, not its process group.
+    process.wait()
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and any(_alive(pid) for pid in workers):
+            time.sleep(0.1)
+        assert not any(_alive(pid) for pid in workers), "worker processes outlived the killed tool"
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)  # Whatever is left of the group (on a failure).
+
+
+def test_runner_beam_without_apache_beam_names_the_extra(tmp_path):
+    hide_beam = ("import runpy, sys; sys.modules['apache_beam'] = None; "  # import apache_beam now fails
+                 f"sys.argv = {[TOOL, '--progress=false']!r} + sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')")
+    toy.make_toy_dataset(str(tmp_path / "toy"), num_classes=2, videos_per_class=2, frames=2, size=(16, 16))
+    result = subprocess.run(
+        [sys.executable, "-c", hide_beam, "--dataset=ucf101", f"--videos_dir={tmp_path / 'toy'}",
+         f"--output_dir={tmp_path / 'out'}", "--runner=beam"],
+        capture_output=True, text=True, errors="replace", cwd=ROOT,
+    )
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert result.stderr.strip().splitlines()[-1].startswith("prepare_dataset: error: the Beam runner needs")
+    assert '".[beam]"' in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_killed_beam_job_reruns_to_the_uninterrupted_output(tmp_path):
+    pytest.importorskip("apache_beam")
+    toy.make_toy_dataset(str(tmp_path / "toy"), num_classes=4, videos_per_class=5, frames=8, size=(64, 48),
+                         corrupt=True)
+    args = ["--dataset=ucf101", f"--videos_dir={tmp_path / 'toy'}", "--resize=none", "--num_shards=4",
+            "--tvl1_scales=2", "--tvl1_warps=2", "--output_format=both", "--runner=beam",
+            "--beam_options=--runner=DirectRunner --direct_num_workers=1"]
+    subprocess.run(_command(*args, f"--output_dir={tmp_path / 'whole'}"), check=True, cwd=ROOT,
+                   capture_output=True)
+
+    killed = tmp_path / "killed"
+    process = subprocess.Popen(_command(*args, f"--output_dir={killed}"), cwd=ROOT, start_new_session=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and process.poll() is None:
+        if len(glob.glob(str(killed / runner.PARTIAL_DIR / "*[0-9].json"))) >= 3:
+            break
+        time.sleep(0.02)
+    assert process.poll() is None, "the job finished before it could be killed"
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not (killed / "dataset.json").exists()
+    kept = len(_saved_not_committed(killed / runner.PARTIAL_DIR))
+
+    result = subprocess.run(_command(*args, f"--output_dir={killed}"), capture_output=True, text=True,
+                            errors="replace", cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-2000:]
+    processed = int(result.stdout.split(" videos processed")[0].rsplit(" ", 1)[1])
+    assert kept >= 1 and processed <= 23 - kept  # 23 listed videos; the saved ones are not redone
+    assert _tree(killed) == _tree(tmp_path / "whole")
+    assert not (killed / runner.PARTIAL_DIR).exists()

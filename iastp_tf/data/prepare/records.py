@@ -186,6 +186,17 @@ def shard_filename(split: str, index: int, num_shards: int) -> str:
     return f"{split}-{index:05d}-of-{num_shards:05d}.tfrecord"
 
 
+TEMPORARY_MARK = ".iastp-tmp-"
+
+
+def temporary_path(path: str) -> str:
+    """Where ``path`` is written before it is renamed: ``<path>.iastp-tmp-<pid>``.
+
+    Only names of this form are ever deleted as leftovers of a killed run.
+    """
+    return f"{path}{TEMPORARY_MARK}{os.getpid()}"
+
+
 def write_tfrecord(path: str, records: Sequence[bytes]) -> None:
     """Writes serialized records to a TFRecord file atomically.
 
@@ -194,7 +205,7 @@ def write_tfrecord(path: str, records: Sequence[bytes]) -> None:
     """
     import tensorflow as tf  # Only the parent process writes shards.
 
-    temporary = f"{path}.tmp-{os.getpid()}"
+    temporary = temporary_path(path)
     with tf.io.TFRecordWriter(temporary) as writer:
         for record in records:
             writer.write(record)

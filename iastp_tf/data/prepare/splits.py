@@ -309,6 +309,18 @@ def _rawframe_folders_under(directory: str) -> list[str]:
     return sorted(found)
 
 
+def _check_unique_ids(relatives: list[str]) -> None:
+    """Raises ValueError when two sources (``x.mp4``, ``x.avi``) would get the same media id."""
+    by_id: dict[str, str] = {}
+    for relative in sorted(relatives):
+        other = by_id.setdefault(_strip_extension(relative), relative)
+        if other != relative:
+            raise ValueError(
+                f"{other} and {relative} would both get the media id {_strip_extension(relative)!r}; "
+                "rename or remove one of them"
+            )
+
+
 def read_folder(videos_dir: str, test_fraction: float = 0.3, rawframes: bool = False) -> DatasetIndex:
     """A folder-per-class tree, with ``train/``/``val/``/``test/`` subtrees or not.
 
@@ -336,6 +348,7 @@ def read_folder(videos_dir: str, test_fraction: float = 0.3, rawframes: bool = F
                 failures.append(Failure(split or "train", relative, "not inside a class folder"))
                 continue
             videos.setdefault((split, path.split("/")[0]), []).append(relative)
+    _check_unique_ids([path for paths in videos.values() for path in paths])
     class_names = sorted({name for _, name in videos})
     entries = []
     for (split, name), paths in sorted(videos.items(), key=lambda kv: (kv[0][0] or "", kv[0][1])):

@@ -160,3 +160,11 @@ def test_folder_with_and_without_split_folders(tmp_path):
 def test_read_dataset_rejects_unknown_names(tmp_path):
     with pytest.raises(ValueError, match="dataset"):
         splits.read_dataset("ucf", str(tmp_path))
+
+
+def test_folder_rejects_two_sources_with_one_media_id(tmp_path):
+    for name in ("cats/x.mp4", "cats/x.avi", "dogs/y.mp4"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_bytes(b"not read")
+    with pytest.raises(ValueError, match=r"cats/x\.avi and cats/x\.mp4 would both get the media id 'cats/x'"):
+        splits.read_folder(str(tmp_path), test_fraction=0)
