@@ -14,7 +14,7 @@ install: $(STAMP)
 $(STAMP): setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m pip install --quiet -e ".[test,beam]"
 	touch $(STAMP)
 
 # Whole suite, slow end-to-end tests included (CI runs exactly this).
