@@ -24,10 +24,12 @@ selecting frames and positions is what helps.
 
 Files follow UCF101: ``<class>/v_<class>_g<GG>_c01.avi`` plus ``classInd.txt``,
 ``trainlist01.txt`` and ``testlist01.txt``, so ``prepare_dataset
---dataset=ucf101`` and ``--dataset=folder`` both read the tree.
+--dataset=ucf101`` and ``--dataset=folder`` both read the tree. With sparse
+evidence, ``evidence.json`` also says which frames of each video show its class.
 """
 
 import dataclasses
+import json
 import math
 import os
 
@@ -54,6 +56,7 @@ COLOURS_BGR = (
 VIDEO_FORMATS = {"avi": ("MJPG", ".avi"), "mp4": ("mp4v", ".mp4")}
 MAX_PAN_SPEED = 1.5  # pixels per frame at 96 pixels wide.
 TOY_DIRECTIONS = ((1, 0), (-1, 0), (0, 1), (0, -1))
+EVIDENCE_FILE = "evidence.json"
 DISTRACTOR_SPEEDS = (0.7, 2.6)  # All the classes' speeds: the motion says nothing about the class.
 
 
@@ -298,6 +301,10 @@ def make_toy_dataset(
         evidence; ``frames`` a multiple of n keeps the spans equal).
       distractors: shapes shared by all classes, shown in every frame.
 
+    With ``evidence_spans > 1`` also writes ``evidence.json``:
+    ``{video id (relative path without extension): [start, stop)}``, the
+    frames that show the class's shape.
+
     Returns:
       ``{"class_names", "train", "test", "videos"}``: the lists' entries and
       the ``ToyVideo`` of each written file, keyed by relative path.
@@ -356,6 +363,10 @@ def make_toy_dataset(
         missing = f"{name}/v_{name}_g92_c01{extension}"
         train += [(truncated, 0), (empty, 0), (missing, 0)]
 
+    if evidence_spans > 1:
+        with open(os.path.join(output_dir, EVIDENCE_FILE), "w") as f:
+            json.dump({os.path.splitext(path)[0]: list(truth.evidence) for path, truth in written.items()}, f,
+                      indent=0, sort_keys=True)
     with open(os.path.join(output_dir, "classInd.txt"), "w") as f:
         f.writelines(f"{i + 1} {name}\n" for i, name in enumerate(class_names))
     with open(os.path.join(output_dir, "trainlist01.txt"), "w") as f:
