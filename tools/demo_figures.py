@@ -10,7 +10,10 @@ finds the training runs and score files under ``--demo_dir`` and writes into
   ``tables7_8_class_gains.{md,csv,png}`` from the test scores of an RGB run
   without attention and of that run;
 * Figs. 6/7: ``salient_fig6.png``, ``salient_fig7.png``, ``salient.csv``
-  from every RGB run with pyramid attention (1, 2, 3 scales: one row each). When
+  from every RGB run with pyramid attention (1, 2, 3 scales: one row each). On
+  sparse-evidence toy videos (``--evidence``, the toy's ``evidence.json``) it
+  says which of the shown frames show the class's shape, and Fig. 7 shows the
+  first of them. When
   the paper's thresholds select nothing (a briefly trained model's attention is
   still nearly uniform), ``salient_relative_*`` are written as well, with each
   column of A rescaled to 0..1 and a threshold of 0.9 (near the column's peak).
@@ -19,6 +22,7 @@ A missing input skips its figure with a message saying what to run; the
 program fails only when nothing at all could be drawn.
 """
 
+import json
 import os
 
 from absl import app, flags
@@ -29,10 +33,15 @@ from iastp_tf.analysis.confusion import write_confusion_difference
 from iastp_tf.analysis.frames_sweep import write_frames_sweep
 from iastp_tf.analysis.salient_plot import video_frames, write_salient_fields
 from iastp_tf.analysis.trained import load_trained_stream
+from iastp_tf.data.sampling import segment_offsets
 
 _DEMO_DIR = flags.DEFINE_string("demo_dir", "demo_out", "Output folder of tools/demo.sh.")
 _FRAMES = flags.DEFINE_list("frames", [str(k) for k in range(1, 31)], "Frame counts K for Fig. 4.")
 _SALIENT_FRAMES = flags.DEFINE_integer("salient_frames", 5, "Frames of the video in Figs. 6/7.")
+_EVIDENCE = flags.DEFINE_string(
+    "evidence", None, "evidence.json of sparse-evidence toy videos (default: <demo_dir>/toy_videos/evidence.json "
+    "when it exists): which frames show each video's class."
+)
 
 
 def _skip(what, why):
@@ -96,9 +105,10 @@ def _salient_figures(pyramid, data_dir, figures):
     trained = [load_trained_stream(run.workdir) for run in pyramid]
     video_id, label, frames = video_frames(data_dir, _SALIENT_FRAMES.value, **trained[0].dataset_kwargs)
     print(f"[demo_figures] Figs. 6/7 on test video {video_id} (class {label})")
+    frame = _evidence_frame(video_id, len(frames))
     models = [(run.label, run.model) for run in trained]
     written = list(write_salient_fields(models, frames, trained[0].backbone, trained[0].modality,
-                                        os.path.join(figures, "salient")))
+                                        os.path.join(figures, "salient"), frame=frame))
     table = written[0].tables[0]
     with open(table) as f:
         selected = sum(1 for _ in f) - 1
@@ -107,8 +117,26 @@ def _salient_figures(pyramid, data_dir, figures):
               "is nearly uniform; also drawing each column rescaled to 0..1 with threshold 0.9 (salient_relative_*)")
         written += write_salient_fields(models, frames, trained[0].backbone, trained[0].modality,
                                         os.path.join(figures, "salient_relative"), output_threshold=0.9,
-                                        frame_threshold=0.9, normalization="column_range")
+                                        frame_threshold=0.9, normalization="column_range", frame=frame)
     return written
+
+
+def _evidence_frame(video_id, num_shown):
+    """Says which shown frames show the class (sparse-evidence toy videos); returns Fig. 7's frame (0-based)."""
+    path = _EVIDENCE.value or os.path.join(_DEMO_DIR.value, "toy_videos", "evidence.json")
+    if not os.path.exists(path):
+        return 0
+    with open(path) as f:
+        evidence = json.load(f)
+    if video_id not in evidence["videos"]:
+        raise app.UsageError(f"--evidence {path} does not list video {video_id}")
+    start, stop = evidence["videos"][video_id]
+    shown = [int(t) for t in segment_offsets(evidence["frames"], num_shown).numpy()]  # the test segments' middles
+    carrying = [i for i, t in enumerate(shown) if start <= t < stop]
+    print(f"[demo_figures] the {num_shown} frames shown are video frames {shown}; the class's shape is in "
+          f"frames {start}..{stop - 1}, i.e. in shown frames {carrying} (0-based); Fig. 7 shows frame "
+          f"{carrying[0] if carrying else 0}")
+    return carrying[0] if carrying else 0
 
 
 if __name__ == "__main__":

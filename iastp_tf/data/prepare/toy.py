@@ -301,9 +301,9 @@ def make_toy_dataset(
         evidence; ``frames`` a multiple of n keeps the spans equal).
       distractors: shapes shared by all classes, shown in every frame.
 
-    With ``evidence_spans > 1`` also writes ``evidence.json``:
-    ``{video id (relative path without extension): [start, stop)}``, the
-    frames that show the class's shape.
+    With ``evidence_spans > 1`` also writes ``evidence.json``: ``{"frames":
+    T, "videos": {video id (relative path without extension): [start,
+    stop)}}``, the frames that show each video's class.
 
     Returns:
       ``{"class_names", "train", "test", "videos"}``: the lists' entries and
@@ -365,8 +365,8 @@ def make_toy_dataset(
 
     if evidence_spans > 1:
         with open(os.path.join(output_dir, EVIDENCE_FILE), "w") as f:
-            json.dump({os.path.splitext(path)[0]: list(truth.evidence) for path, truth in written.items()}, f,
-                      indent=0, sort_keys=True)
+            videos = {os.path.splitext(path)[0]: list(truth.evidence) for path, truth in written.items()}
+            json.dump({"frames": frames, "videos": videos}, f, indent=0, sort_keys=True)
     with open(os.path.join(output_dir, "classInd.txt"), "w") as f:
         f.writelines(f"{i + 1} {name}\n" for i, name in enumerate(class_names))
     with open(os.path.join(output_dir, "trainlist01.txt"), "w") as f:
