@@ -64,12 +64,15 @@ for method in $METHODS; do
   done
 done
 cut -d' ' -f1 /proc/loadavg >>"$LOAD"
+# CPU seconds (user + sys) of every step this run, which the load of other processes does not inflate.
+times >"$OUT/times.txt"  # in this shell: a pipeline would time a subshell
+CPU_SECONDS=$(tail -n 1 "$OUT/times.txt" | awk '{ for (i = 1; i <= 2; i++) { split($i, t, /[ms]/); s += 60 * t[1] + t[2] } } END { printf "%.0f", s }')
 
 # 3. The table: mean ± sample standard deviation of top-1 over the seeds, and every command.
-"$PY" - "$RUNS" "$COMMANDS" "$TABLE" "$RECORDS/dataset.json" "$LOAD" "$(($(date +%s) - START))" "$SEEDS" "$METHODS" <<'PYEOF'
+"$PY" - "$RUNS" "$COMMANDS" "$TABLE" "$RECORDS/dataset.json" "$LOAD" "$(($(date +%s) - START))" "$CPU_SECONDS" "$SEEDS" "$METHODS" <<'PYEOF'
 import json, os, statistics, sys
 
-runs, commands_path, table_path, dataset_json, load_path, seconds, seeds, chosen = sys.argv[1:]
+runs, commands_path, table_path, dataset_json, load_path, seconds, cpu_seconds, seeds, chosen = sys.argv[1:]
 seeds, chosen = seeds.split(), chosen.split()
 commands = open(commands_path).read().splitlines()
 info = json.load(open(dataset_json))
@@ -104,8 +107,9 @@ text = "\n".join([
     "",
     *lines,
     "",
-    f"Wall time {seconds} s; 1-minute load average before the steps: min {min(loads):.1f}, "
-    f"mean {sum(loads) / len(loads):.1f}, max {max(loads):.1f} (on {os.cpu_count()} cores).",
+    f"Wall time {seconds} s, CPU time {cpu_seconds} s (user + sys, this run's steps; finished runs are skipped); "
+    f"1-minute load average before the steps: min {min(loads):.1f}, mean {sum(loads) / len(loads):.1f}, "
+    f"max {max(loads):.1f} (on {os.cpu_count()} cores).",
     "",
     "Commands (train, then evaluate, per run):",
     *run_lines,
