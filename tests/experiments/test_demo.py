@@ -6,6 +6,7 @@ Accuracy is not asserted here (20 iterations); `make demo` prints it at full siz
 import json
 import os
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -19,7 +20,7 @@ _REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__
 def test_demo_runs_every_step(tmp_path):
     out = tmp_path / "demo"
     env = {**os.environ, "CLASSES": "2", "VIDEOS_PER_CLASS": "5", "STEPS": "20", "FIGURES": "0",
-           "PY": os.path.join(_REPO, ".venv", "bin", "python") if os.path.exists(os.path.join(_REPO, ".venv")) else "python"}
+           "PY": sys.executable}
     result = subprocess.run(["bash", "tools/demo.sh", str(out)], cwd=_REPO, env=env,
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-4000:]
@@ -50,7 +51,7 @@ def test_demo_ablation_prints_mean_and_std_per_method(tmp_path):
     out = tmp_path / "ablation"
     env = {**os.environ, "CLASSES": "2", "VIDEOS_PER_CLASS": "8", "STEPS": "4", "SEEDS": "0 1",
            "METHODS": "tsn 1scale",
-           "PY": os.path.join(_REPO, ".venv", "bin", "python") if os.path.exists(os.path.join(_REPO, ".venv")) else "python"}
+           "PY": sys.executable}
     result = subprocess.run(["bash", "tools/demo_ablation.sh", str(out)], cwd=_REPO, env=env,
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-4000:]
