@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED := 0
 
-.PHONY: install test test-fast demo demo-fusion bench clean
+.PHONY: install test test-fast demo demo-fusion demo-ablation bench clean
 
 install: $(STAMP)
 
@@ -32,8 +32,12 @@ demo: $(STAMP)
 demo-fusion: $(STAMP)
 	bash tools/demo_fusion.sh demo_fusion_out
 
+# TSN consensus vs. 1x1-conv vs. 1/2/3-scale pyramid attention, 3 seeds each, on sparse-evidence toy videos.
+demo-ablation: $(STAMP)
+	bash tools/demo_ablation.sh demo_ablation_out
+
 bench: $(STAMP)
 	for b in benchmarks/*_bench.py; do $(PY) $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) demo_out demo_fusion_out .pytest_cache
+	rm -rf $(VENV) demo_out demo_fusion_out demo_ablation_out .pytest_cache

@@ -21,6 +21,7 @@ setuptools.setup(
         "opencv-contrib-python-headless>=4.10",
         "matplotlib>=3.8",
         "tqdm>=4.66",
+        "tensorboard>=2.21,<2.22",  # the viewer of the runs' tensorboard/ logs
     ],
     extras_require={
         "test": [

@@ -2,6 +2,8 @@ r"""Writes the toy dataset: small videos of moving shapes, class = motion (SPEC 
 
   python tools/make_toy_dataset.py --output_dir=toy_videos
   python tools/make_toy_dataset.py --output_dir=toy_pan --camera_pan   # for flow_mc
+  python tools/make_toy_dataset.py --output_dir=toy_sparse --frames=18 \
+      --evidence_spans=3 --distractors=2   # the ablation variant (make demo-ablation)
   python tools/prepare_dataset.py --dataset=ucf101 --videos_dir=toy_videos \
       --output_dir=toy_records --resize=none
 
@@ -33,6 +35,11 @@ _CORRUPT = flags.DEFINE_bool(
     "corrupt", False, "Also add a truncated, an empty and a missing video to trainlist01.txt."
 )
 
+_EVIDENCE_SPANS = flags.DEFINE_integer(
+    "evidence_spans", 1, "1: the class's shape in every frame; n > 1: in one of n equal time spans only."
+)
+_DISTRACTORS = flags.DEFINE_integer("distractors", 0, "Shapes shared by all classes, in every frame.")
+
 flags.mark_flag_as_required("output_dir")
 
 
@@ -55,6 +62,8 @@ def main(argv):
         appearance_correlation=_APPEARANCE.value,
         test_fraction=_TEST_FRACTION.value,
         corrupt=_CORRUPT.value,
+        evidence_spans=_EVIDENCE_SPANS.value,
+        distractors=_DISTRACTORS.value,
     )
     print(f"wrote {len(info['videos'])} videos of {len(info['class_names'])} classes "
           f"({', '.join(info['class_names'])}) to {_OUTPUT_DIR.value} in {time.perf_counter() - started:.1f} s; "

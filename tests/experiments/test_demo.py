@@ -6,6 +6,7 @@ Accuracy is not asserted here (20 iterations); `make demo` prints it at full siz
 import json
 import os
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -19,7 +20,7 @@ _REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__
 def test_demo_runs_every_step(tmp_path):
     out = tmp_path / "demo"
     env = {**os.environ, "CLASSES": "2", "VIDEOS_PER_CLASS": "5", "STEPS": "20", "FIGURES": "0",
-           "PY": os.path.join(_REPO, ".venv", "bin", "python") if os.path.exists(os.path.join(_REPO, ".venv")) else "python"}
+           "PY": sys.executable}
     result = subprocess.run(["bash", "tools/demo.sh", str(out)], cwd=_REPO, env=env,
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-4000:]
@@ -43,3 +44,28 @@ def test_demo_runs_every_step(tmp_path):
     for stream in ("rgb", "flow"):
         assert (out / "runs" / stream / "export" / "saved_model.pb").exists()
         assert (out / "runs" / stream / "eval_test" / "confusion_matrix.csv").exists()
+
+
+@pytest.mark.slow
+def test_demo_ablation_prints_mean_and_std_per_method(tmp_path):
+    out = tmp_path / "ablation"
+    env = {**os.environ, "CLASSES": "2", "VIDEOS_PER_CLASS": "8", "STEPS": "4", "SEEDS": "0 1",
+           "METHODS": "tsn 1scale",
+           "PY": sys.executable}
+    result = subprocess.run(["bash", "tools/demo_ablation.sh", str(out)], cwd=_REPO, env=env,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-4000:]
+    table = (out / "ablation.md").read_text()
+    assert table in result.stdout
+    assert "2 classes (chance 50.0 %)" in table and "6 test videos" in table
+    for label, method in (("TSN consensus", "tsn"), ("pyramid attention, 1 scale", "1scale")):
+        top1 = [100 * json.loads((out / "runs" / f"{method}_seed{seed}" / "eval_test" / "summary.json").read_text())["top1"]
+                for seed in (0, 1)]
+        row = next(line for line in table.splitlines() if line.startswith(f"| {label}"))
+        assert f"| {np.mean(top1):.1f} ± {np.std(top1, ddof=1):.1f} % |" in row, row
+        for seed in (0, 1):
+            for program in ("train.py", "evaluate.py"):
+                command = next(line for line in table.splitlines()
+                               if program in line and line.endswith(f"/{method}_seed{seed}"))
+                assert "--gin_file=gin/demo/ablation_" + method + ".gin" in command
+    assert "conv1x1" not in table  # only the methods asked for

@@ -1,5 +1,6 @@
 """tools/make_toy_dataset.py: real video files whose class is their motion."""
 
+import json
 import os
 import subprocess
 import sys
@@ -86,3 +87,60 @@ def test_corrupt_option_lists_bad_files(tmp_path):
     sizes = [os.path.getsize(tmp_path / p) if os.path.exists(tmp_path / p) else None for p in bad]
     assert sizes[0] > 0 and sizes[1] == 0 and sizes[2] is None
     assert all(p in (tmp_path / "trainlist01.txt").read_text() for p in bad)
+
+
+def test_sparse_evidence_ground_truth_is_one_span_among_shared_distractors():
+    truths = toy.toy_videos(num_classes=6, videos_per_class=300, seed=0, camera_pan=False,
+                            appearance_correlation=1.0, width=96, frames=18, evidence_spans=3, distractors=2)
+    spans = [(0, 6), (6, 12), (12, 18)]
+    for class_index in range(6):
+        videos = [t for t in truths if t.class_index == class_index]
+        chosen = np.array([spans.index(t.evidence) for t in videos])  # each evidence is one whole span
+        np.testing.assert_allclose(np.bincount(chosen, minlength=3) / len(videos), 1 / 3, atol=0.08)
+        shown = [d for t in videos for d in t.distractors]
+        assert len(shown) == 2 * len(videos)
+        # Never a class's own shape and colour together, and the same mix of shapes for every class.
+        assert all(d.shape != d.colour for d in shown)
+        np.testing.assert_allclose(np.bincount([d.shape for d in shown], minlength=8) / len(shown), 1 / 8,
+                                   atol=0.05)
+        speeds = np.array([np.hypot(*d.velocity) for d in shown])
+        assert speeds.min() >= toy.DISTRACTOR_SPEEDS[0] and speeds.max() <= toy.DISTRACTOR_SPEEDS[1]
+        assert all(0 in d.velocity for d in shown)  # right, left, down or up
+    dense = toy.toy_videos(num_classes=6, videos_per_class=3, seed=0, camera_pan=False,
+                           appearance_correlation=1.0, width=96)
+    assert all(t.evidence is None and t.distractors == () for t in dense)
+    with pytest.raises(ValueError, match="evidence_spans"):
+        toy.make_toy_dataset("unused", frames=8, evidence_spans=9)
+
+
+@pytest.mark.parametrize("span", [(0, 3), (3, 6), (6, 9)])
+def test_the_class_shape_is_drawn_only_in_its_span_inside_the_centre(span):
+    # The class's shape is red (appearance 0); the distractors are green and white.
+    truth = toy.ToyVideo(class_index=0, appearance=0, velocity=(1.5, 0.0), pan=(0.0, 0.0), evidence=span,
+                         distractors=(toy.Distractor(1, 2, (0.0, 1.0)), toy.Distractor(0, 6, (-2.0, 0.0))))
+    frames = toy.render_toy_video(truth, 9, 72, 96, np.random.default_rng(5)).astype(int)  # BGR
+    red = (frames[..., 2] > 200) & (frames[..., 0] < 130) & (frames[..., 1] < 130)  # [T, H, W]
+    counts = red.sum(axis=(1, 2))
+    inside = np.arange(9)[(np.arange(9) >= span[0]) & (np.arange(9) < span[1])]
+    assert np.all(counts[inside] > 20), counts
+    assert np.all(np.delete(counts, inside) == 0), counts
+    for t in inside:
+        xs = np.nonzero(red[t])[1]
+        assert 12 <= xs.min() and xs.max() < 84  # the central 72x72 square: the test centre crop keeps it
+    green = (frames[..., 1] > 200) & (frames[..., 0] < 130) & (frames[..., 2] < 130)
+    assert np.all(green.sum(axis=(1, 2)) > 20)  # distractors in every frame
+
+
+def test_sparse_videos_are_the_same_for_the_same_seed(tmp_path):
+    kwargs = dict(num_classes=3, videos_per_class=3, frames=6, size=(48, 32), evidence_spans=3, distractors=2)
+    a = toy.make_toy_dataset(str(tmp_path / "a"), seed=1, **kwargs)
+    b = toy.make_toy_dataset(str(tmp_path / "b"), seed=1, **kwargs)
+    c = toy.make_toy_dataset(str(tmp_path / "c"), seed=2, **kwargs)
+    assert a["videos"] == b["videos"] and _tree_bytes(tmp_path / "a") == _tree_bytes(tmp_path / "b")
+    evidence = json.loads((tmp_path / "a" / "evidence.json").read_text())
+    assert evidence["frames"] == 6
+    assert evidence["videos"] == {os.path.splitext(k)[0]: list(v.evidence) for k, v in a["videos"].items()}
+    assert set(map(tuple, evidence["videos"].values())) <= {(0, 2), (2, 4), (4, 6)}
+    assert a["videos"] != c["videos"]
+    differing = [k for k, v in _tree_bytes(tmp_path / "a").items() if _tree_bytes(tmp_path / "c").get(k) != v]
+    assert any(k.endswith(".avi") for k in differing)
