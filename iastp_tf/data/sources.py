@@ -230,14 +230,12 @@ class FramesSource:
         }
 
         def jpegs(modality, indices):
-            count = indices.shape.num_elements()
-            names = tf.strings.as_string(indices + 1, width=5, fill="0")  # 1-based, img_00001.jpg
-            planes = []
-            for prefix in FRAME_PREFIXES[modality]:
-                paths = tf.strings.join([folder, "/", prefix, names, ".jpg"])  # [N]
-                contents = tf.stack([tf.io.read_file(p) for p in tf.unstack(paths, num=count)])
-                planes.append(_checked_jpegs(contents, paths))
-            return tf.stack(planes)  # [P, N]
+            count, prefixes = indices.shape.num_elements(), FRAME_PREFIXES[modality]
+            names = tf.strings.as_string(indices + 1, width=5, fill="0")  # [N], 1-based: img_00001.jpg
+            plane_prefixes = tf.repeat(tf.constant(prefixes), count)  # [P*N], plane-major
+            paths = tf.strings.join([folder, "/", plane_prefixes, tf.tile(names, [len(prefixes)]), ".jpg"])
+            contents = tf.stack([tf.io.read_file(p) for p in tf.unstack(paths)])  # [P*N]
+            return tf.reshape(_checked_jpegs(contents, paths), [len(prefixes), count])  # [P, N]
 
         return Video(
             media_id=tf.gather(self.media_ids, position),
