@@ -22,7 +22,7 @@ normalisation added (the same fused affine map, so the same per-pixel work), and
 frames: within 2x). It also prints the CPU cost of parsing a record for one
 modality against parsing all of them. Usage:
 
-    .venv/bin/python benchmarks/input_bench.py [--lengths=48,180,900 --batches=6]
+    .venv/bin/python benchmarks/input_bench.py [--lengths=48,180,900 --batches=4 --trials=3]
 """
 
 import json
@@ -47,9 +47,9 @@ _FRAMES_PER_LENGTH = flags.DEFINE_integer(
     "frames_per_length", 1000, "Frames written per length (videos = this / T, at least 2)."
 )
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", 16, "Videos per batch.")
-_BATCHES = flags.DEFINE_integer("batches", 6, "Batches timed per configuration (after warm-up).")
+_BATCHES = flags.DEFINE_integer("batches", 4, "Batches timed per configuration (after warm-up).")
 _WARMUP = flags.DEFINE_integer("warmup", 2, "Batches run before timing.")
-_TRIALS = flags.DEFINE_integer("trials", 2, "Timed runs per measurement; the best counts.")
+_TRIALS = flags.DEFINE_integer("trials", 3, "Timed runs per measurement; the best counts.")
 _BACKBONE = flags.DEFINE_string("backbone", "bn_inception", "Backbone whose input convention is used.")
 
 HEIGHT, WIDTH = 256, 340
@@ -171,20 +171,27 @@ def _read_bytes():
         return None
 
 
-def measure(dataset, batch_size, batches, warmup, trials):
-    """``(clips per CPU second, bytes read per clip)``, the best of ``trials`` runs."""
-    iterator = iter(dataset)
-    for _ in range(warmup):
-        next(iterator)
-    rates, reads = [], []
-    for _ in range(trials):
-        cpu, read = time.process_time(), _read_bytes()
-        for _ in range(batches):
+def measure(datasets, batch_size, batches, warmup, trials):
+    """Per dataset ``(clips per CPU second, bytes read per clip)``, the best of ``trials`` runs.
+
+    The datasets take turns within each trial, so that a slower spell of a
+    shared machine hits them all alike.
+    """
+    iterators = {name: iter(dataset) for name, dataset in datasets.items()}
+    for iterator in iterators.values():
+        for _ in range(warmup):
             next(iterator)
-        rates.append(batches * batch_size / (time.process_time() - cpu))
-        if read is not None:
-            reads.append((_read_bytes() - read) / (batches * batch_size))
-    return max(rates), (min(reads) if reads else float("nan"))
+    rates = {name: [] for name in datasets}
+    reads = {name: [] for name in datasets}
+    for _ in range(trials):
+        for name, iterator in iterators.items():
+            cpu, read = time.process_time(), _read_bytes()
+            for _ in range(batches):
+                next(iterator)
+            rates[name].append(batches * batch_size / (time.process_time() - cpu))
+            if read is not None:
+                reads[name].append((_read_bytes() - read) / (batches * batch_size))
+    return {name: (max(rates[name]), min(reads[name]) if reads[name] else float("nan")) for name in datasets}
 
 
 def parse_cost(data_dir, trials):
@@ -229,18 +236,20 @@ def main(argv):
                 print("  parse one record, CPU ms: " + ", ".join(f"{k} {v:.2f}" for k, v in costs.items()))
             for modality in ("rgb", "flow"):
                 decoded = K * NEW_LENGTH[modality] * (1 if modality == "rgb" else 2) * jpeg_bytes[modality]
-                args = (_BATCH_SIZE.value, _BATCHES.value, _WARMUP.value, _TRIALS.value)
-                base, base_read = measure(loader_dataset(folders, num_frames, modality, _BATCH_SIZE.value), *args)
-                augmented, _ = measure(
-                    loader_dataset(folders, num_frames, modality, _BATCH_SIZE.value, _BACKBONE.value), *args
-                )
+                datasets = {
+                    "loader": loader_dataset(folders, num_frames, modality, _BATCH_SIZE.value),
+                    "augmented": loader_dataset(folders, num_frames, modality, _BATCH_SIZE.value, _BACKBONE.value),
+                }
                 for source in ("records", "frames"):
-                    dataset = make_dataset(
+                    datasets[source] = make_dataset(
                         data_dir, "train", modality=modality, backbone=_BACKBONE.value,
                         batch_size=_BATCH_SIZE.value, num_segments=K, input_size=SIZE, training=True,
                         repeat=True, seed=0, source=source,
                     )
-                    rate, read = measure(dataset, *args)
+                results = measure(datasets, _BATCH_SIZE.value, _BATCHES.value, _WARMUP.value, _TRIALS.value)
+                (base, base_read), (augmented, _) = results["loader"], results["augmented"]
+                for source in ("records", "frames"):
+                    rate, read = results[source]
                     rows.append(dict(T=num_frames, modality=modality, source=source, clips_per_cpu_s=rate,
                                      loader=base, loader_augmented=augmented, read_per_clip=read,
                                      loader_read_per_clip=base_read, decoded_per_clip=decoded))

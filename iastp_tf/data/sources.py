@@ -212,7 +212,10 @@ class FramesSource:
         self.num_shards = int(info.get("num_shards", {}).get(split, 1))
         self.folders = tf.constant([os.path.join(root, v["id"]) for v in videos])
         self.media_ids = tf.constant([v["id"] for v in videos])
-        self.labels = tf.ragged.constant([v["labels"] for v in videos], dtype=tf.int64)
+        self.labels = tf.RaggedTensor.from_row_lengths(  # [videos, (labels)]
+            tf.constant([label for v in videos for label in v["labels"]], tf.int64),
+            tf.constant([len(v["labels"]) for v in videos], tf.int64),
+        )
         self.num_frames = tf.constant([v["num_frames"] for v in videos], tf.int32)
         self.num_fields = tf.constant([v["num_fields"] for v in videos], tf.int32)
 
