@@ -22,7 +22,7 @@ normalisation added (the same fused affine map, so the same per-pixel work), and
 frames: within 2x). It also prints the CPU cost of parsing a record for one
 modality against parsing all of them. Usage:
 
-    .venv/bin/python benchmarks/input_bench.py [--lengths=48,180,900 --batches=4 --trials=3]
+    .venv/bin/python benchmarks/input_bench.py [--lengths=48,180,900 --batches=10 --trials=2]
 """
 
 import json
@@ -47,9 +47,9 @@ _FRAMES_PER_LENGTH = flags.DEFINE_integer(
     "frames_per_length", 1000, "Frames written per length (videos = this / T, at least 2)."
 )
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", 16, "Videos per batch.")
-_BATCHES = flags.DEFINE_integer("batches", 4, "Batches timed per configuration (after warm-up).")
-_WARMUP = flags.DEFINE_integer("warmup", 2, "Batches run before timing.")
-_TRIALS = flags.DEFINE_integer("trials", 3, "Timed runs per measurement; the best counts.")
+_BATCHES = flags.DEFINE_integer("batches", 10, "Batches timed per configuration (after warm-up).")
+_WARMUP = flags.DEFINE_integer("warmup", 3, "Batches run before timing.")
+_TRIALS = flags.DEFINE_integer("trials", 2, "Timed runs per measurement; the best counts.")
 _BACKBONE = flags.DEFINE_string("backbone", "bn_inception", "Backbone whose input convention is used.")
 
 HEIGHT, WIDTH = 256, 340
@@ -174,24 +174,27 @@ def _read_bytes():
 def measure(datasets, batch_size, batches, warmup, trials):
     """Per dataset ``(clips per CPU second, bytes read per clip)``, the best of ``trials`` runs.
 
-    The datasets take turns within each trial, so that a slower spell of a
-    shared machine hits them all alike.
+    One dataset at a time: the CPU time is the whole process's, and a
+    dataset's prefetching threads keep working while it is not being read.
+    Windows are long (10 batches by default) because clips prefetched before
+    a window starts cost nothing inside it.
     """
-    iterators = {name: iter(dataset) for name, dataset in datasets.items()}
-    for iterator in iterators.values():
+    results = {}
+    for name, dataset in datasets.items():
+        iterator = iter(dataset)
         for _ in range(warmup):
             next(iterator)
-    rates = {name: [] for name in datasets}
-    reads = {name: [] for name in datasets}
-    for _ in range(trials):
-        for name, iterator in iterators.items():
+        rates, reads = [], []
+        for _ in range(trials):
             cpu, read = time.process_time(), _read_bytes()
             for _ in range(batches):
                 next(iterator)
-            rates[name].append(batches * batch_size / (time.process_time() - cpu))
+            rates.append(batches * batch_size / (time.process_time() - cpu))
             if read is not None:
-                reads[name].append((_read_bytes() - read) / (batches * batch_size))
-    return {name: (max(rates[name]), min(reads[name]) if reads[name] else float("nan")) for name in datasets}
+                reads.append((_read_bytes() - read) / (batches * batch_size))
+        del iterator  # stops its prefetching before the next dataset is timed
+        results[name] = (max(rates), min(reads) if reads else float("nan"))
+    return results
 
 
 def parse_cost(data_dir, trials):
