@@ -2,6 +2,7 @@
 
 import os
 
+import gin
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -129,3 +130,14 @@ def test_intact_shards_read_every_video(tmp_path):
     ru.write_index_coded_dataset(tmp_path, [4, 5, 6, 7, 8, 9], split="test", num_shards=3, with_flow=False)
     media_ids = np.concatenate([b[-1] for b in batches(tmp_path, "records", split="test", batch_size=4, training=False)])
     assert sorted(media_ids) == [f"video_{i}".encode() for i in range(6)]
+
+
+def test_gin_sets_the_source(tmp_path):
+    ru.write_index_coded_dataset(tmp_path, [6, 9], num_shards=1, output_format="frames")
+    with gin.unlock_config():
+        gin.parse_config(["make_dataset.source = 'records'"])
+    try:
+        with pytest.raises(ValueError, match="source 'records'"):
+            make_dataset(str(tmp_path), "train")
+    finally:
+        gin.clear_config()
