@@ -1,23 +1,31 @@
-"""Input pipeline throughput against the machine's JPEG decode limit (SPEC §4).
+"""Input cost per clip against video length: records, frame folders and a plain loader (issue 14).
 
-Writes synthetic 340x256 records (RGB frames and TV-L1-like flow fields) to a
-temporary directory, then measures, in the same run and on the same JPEGs:
+Writes synthetic 340x256 videos of T = 48, 180 and 900 frames (RGB frames and
+TV-L1-like flow fields, as JPEGs) to a temporary directory, both as record
+shards and as frame folders (``--output_format=both``), then measures in the
+same run, for RGB (K = 3 snippets of L = 1) and flow (K = 3 of L = 5, 30 JPEGs
+per clip), training configuration (random segment offsets, 224 x 224 crops):
 
-* the decode limit: ``tf.io.decode_jpeg`` of every stored JPEG in a tight
-  loop, parallel over all cores (a ``tf.data`` map with AUTOTUNE);
-* the pipeline: ``make_dataset`` with the training configuration (K = 3
-  snippets, multi-scale crop and flip, 224 x 224), RGB (L = 1) and flow (L = 5,
-  10 JPEGs per snippet).
+* ``make_dataset(..., source="records")`` and ``source="frames"``: multi-scale
+  crop, flip and normalisation included;
+* the loader: a plain ``tf.data`` program that reads only the sampled files
+  by path (``tf.io.read_file``), decodes them inside the same crop (a
+  multi-scale window of :func:`iastp_tf.data.augmentation.multiscale_crop_window`,
+  ``decode_and_crop_jpeg``) and resizes to 224: what a rawframes loader does
+  at least, without flip, normalisation or any checks.
 
-It reports JPEGs/s for both and their ratio (target >= 0.8), and clip frames
-per second (B·K per batch) the pipeline delivers. Each rate is also given per
-CPU second of this process, which stays meaningful on a machine shared with
-other work (wall-clock rates then only measure this process's share of the
-cores). Usage:
+For each it prints clips per CPU second of this process (meaningful on a
+machine shared with other work), the ratio to the loader's (goal for frames:
+>= 0.9 at every T) and to the loader's with the pipeline's flip and
+normalisation added (the same fused affine map, so the same per-pixel work), and bytes read per clip (the process's read() bytes from
+``/proc/self/io``) against the bytes of the JPEGs the clip decodes (goal for
+frames: within 2x). It also prints the CPU cost of parsing a record for one
+modality against parsing all of them. Usage:
 
-    .venv/bin/python benchmarks/input_bench.py [--videos=32 --frames=48 --batches=20]
+    .venv/bin/python benchmarks/input_bench.py [--lengths=48,180,900 --batches=10 --trials=2]
 """
 
+import json
 import os
 import shlex
 import sys
@@ -29,164 +37,241 @@ import numpy as np
 import tensorflow as tf
 from absl import app, flags
 
+from iastp_tf.data import augmentation, dataset_info, decoder, normalization
 from iastp_tf.data.pipeline import make_dataset
-from iastp_tf.data import dataset_info
 from iastp_tf.data.prepare import records
+from iastp_tf.data.sources import FRAME_PREFIXES
 
-_VIDEOS = flags.DEFINE_integer("videos", 32, "Synthetic videos to write.")
-_FRAMES = flags.DEFINE_integer("frames", 48, "Frames per video (flow has one field fewer).")
-_BATCH_SIZE = flags.DEFINE_integer("batch_size", 32, "Videos per batch.")
-_BATCHES = flags.DEFINE_integer("batches", 20, "Batches timed per configuration (after warm-up).")
+_LENGTHS = flags.DEFINE_list("lengths", ["48", "180", "900"], "Video lengths T in frames.")
+_FRAMES_PER_LENGTH = flags.DEFINE_integer(
+    "frames_per_length", 1000, "Frames written per length (videos = this / T, at least 2)."
+)
+_BATCH_SIZE = flags.DEFINE_integer("batch_size", 16, "Videos per batch.")
+_BATCHES = flags.DEFINE_integer("batches", 10, "Batches timed per configuration (after warm-up).")
 _WARMUP = flags.DEFINE_integer("warmup", 3, "Batches run before timing.")
-_TRIALS = flags.DEFINE_integer("trials", 3, "Timed runs per measurement; the best counts.")
+_TRIALS = flags.DEFINE_integer("trials", 2, "Timed runs per measurement; the best counts.")
 _BACKBONE = flags.DEFINE_string("backbone", "bn_inception", "Backbone whose input convention is used.")
 
 HEIGHT, WIDTH = 256, 340
+SIZE, K = 224, 3
+NEW_LENGTH = {"rgb": 1, "flow": 5}
+POOL = 24  # distinct JPEGs per plane, reused along the videos
 
 
-def _synthetic_video(rng, num_frames):
-    """Textured frames with moving blocks and smooth flow fields, as JPEGs."""
+def jpeg_pool(seed=0):
+    """``POOL`` textured RGB frames and smooth flow fields per plane, as JPEGs."""
+    rng = np.random.default_rng(seed)
     texture = cv2.resize(rng.uniform(0, 255, (HEIGHT // 8, WIDTH // 8, 3)).astype(np.float32), (WIDTH, HEIGHT))
-    frames, flow_x, flow_y = [], [], []
-    for t in range(num_frames):
+    pool = {"img": [], "flow_x": [], "flow_y": []}
+    for t in range(POOL):
         frame = np.roll(texture, 2 * t, axis=1) + rng.normal(0, 6, texture.shape)
         for block in range(3):
             x, y = (40 + 60 * block + 3 * t) % (WIDTH - 50), 60 + 50 * block
             frame[y : y + 40, x : x + 50] = (70 * block, 200 - 60 * block, 120)
-        frames.append(records.encode_jpeg(np.clip(frame, 0, 255).astype(np.uint8)))
-        if t + 1 < num_frames:
-            field = cv2.GaussianBlur(rng.normal(0, 3, (HEIGHT, WIDTH)).astype(np.float32), (0, 0), 8)
-            flow_x.append(records.encode_jpeg(records.quantize_flow(field * 4 + 2)))
-            flow_y.append(records.encode_jpeg(records.quantize_flow(-field * 4)))
-    return frames, flow_x, flow_y
+        pool["img"].append(records.encode_jpeg(np.clip(frame, 0, 255).astype(np.uint8)))
+        field = cv2.GaussianBlur(rng.normal(0, 3, (HEIGHT, WIDTH)).astype(np.float32), (0, 0), 8)
+        pool["flow_x"].append(records.encode_jpeg(records.quantize_flow(field * 4 + 2)))
+        pool["flow_y"].append(records.encode_jpeg(records.quantize_flow(-field * 4)))
+    return pool
 
 
-def write_benchmark_records(data_dir, num_videos, num_frames, seed=0):
-    """Writes ``num_videos`` synthetic videos as two train shards; returns all JPEGs.
+def write_dataset(data_dir, num_videos, num_frames, pool):
+    """Writes ``num_videos`` videos as two train shards and as frame folders, with dataset.json.
 
     Returns:
-      ``(rgb_jpegs, flow_jpegs)``: lists of the encoded frames and flow fields.
+      ``(folders, mean record bytes)``.
     """
-    rng = np.random.default_rng(seed)
-    serialized, rgb_jpegs, flow_jpegs = [], [], []
+    serialized, folders, videos = [], [], []
     for i in range(num_videos):
-        frames, flow_x, flow_y = _synthetic_video(rng, num_frames)
-        rgb_jpegs += frames
-        flow_jpegs += flow_x + flow_y
-        serialized.append(
-            records.VideoRecord(
-                media_id=f"video_{i}", label_indices=[i % 10], label_names=[f"class_{i % 10}"],
-                frame_rate=25.0, height=HEIGHT, width=WIDTH, frames=frames, flow_x=flow_x, flow_y=flow_y,
-            ).serialize()
-        )
-    half = len(serialized) // 2
-    for shard, chunk in enumerate((serialized[:half], serialized[half:])):
+        planes = {
+            name: [jpegs[(7 * i + t) % POOL] for t in range(num_frames if name == "img" else num_frames - 1)]
+            for name, jpegs in pool.items()
+        }
+        folder = os.path.join(data_dir, "frames", f"video_{i}")
+        os.makedirs(folder)
+        for name, jpegs in planes.items():
+            for t, jpeg in enumerate(jpegs):
+                with open(os.path.join(folder, f"{name}_{t + 1:05d}.jpg"), "wb") as f:
+                    f.write(jpeg)
+        folders.append(folder)
+        videos.append({"id": f"video_{i}", "labels": [i % 10], "num_frames": num_frames,
+                       "num_fields": num_frames - 1, "height": HEIGHT, "width": WIDTH})
+        serialized.append(records.VideoRecord(
+            media_id=f"video_{i}", label_indices=[i % 10], label_names=[f"class_{i % 10}"], frame_rate=25.0,
+            height=HEIGHT, width=WIDTH, frames=planes["img"], flow_x=planes["flow_x"], flow_y=planes["flow_y"],
+        ).serialize())
+    for shard in range(2):
+        chunk = serialized[shard * num_videos // 2 : (shard + 1) * num_videos // 2]
         records.write_tfrecord(os.path.join(data_dir, records.shard_filename("train", shard, 2)), chunk)
     dataset_info.write_dataset_info(
         data_dir, class_names=[f"class_{c}" for c in range(10)], split_counts={"train": num_videos},
         frame_size=[HEIGHT, WIDTH], flow_method="tvl1", compensated=False, multi_label=False,
         command="benchmarks/input_bench.py", num_shards={"train": 2},
+        extra={"format": "both", "frames_dir": "frames", "videos": {"train": videos}},
     )
-    return rgb_jpegs, flow_jpegs
+    return folders, float(np.mean([len(s) for s in serialized]))
 
 
-def decode_limit(jpegs, channels, trials):
-    """JPEGs/s of ``tf.io.decode_jpeg`` over ``jpegs``, parallel over all cores.
+def loader_dataset(folders, num_frames, modality, batch_size, backbone=None, seed=0):
+    """The baseline: TSN segment sampling, then only the sampled files read and decoded.
+
+    Args:
+      backbone: None, or also flip and normalise for this backbone as the
+        pipeline does (one random flip per clip, the same fused affine map).
 
     Returns:
-      ``(per wall-clock second, per CPU second)``, each the best of ``trials``
-      passes over all the JPEGs.
+      A repeated dataset of float32 ``[B, K, 224, 224, C]`` (C = 3 RGB, 10 flow).
     """
-    decoded = (
-        tf.data.Dataset.from_tensor_slices(jpegs)
-        .map(lambda j: tf.io.decode_jpeg(j, channels=channels), num_parallel_calls=tf.data.AUTOTUNE)
-        .batch(64)
-        .prefetch(tf.data.AUTOTUNE)
-    )
-    for _ in decoded.take(2):  # warm-up
-        pass
-    wall_rates, cpu_rates = [], []
-    for _ in range(trials):
-        wall, cpu = time.perf_counter(), time.process_time()
-        count = sum(int(batch.shape[0]) for batch in decoded)
-        wall_rates.append(count / (time.perf_counter() - wall))
-        cpu_rates.append(count / (time.process_time() - cpu))
-    return max(wall_rates), max(cpu_rates)
+    new_length = NEW_LENGTH[modality]
+    span = (num_frames if modality == "rgb" else num_frames - 1) - new_length + 1
+    jpeg_channels = 3 if modality == "rgb" else 1
+
+    def load(folder, video_seed):
+        average = span // K
+        offsets = tf.range(K) * average + tf.random.stateless_uniform(
+            [K], tf.stack([video_seed, 0]), 0, average, tf.int32)
+        window = augmentation.multiscale_crop_window(HEIGHT, WIDTH, tf.stack([video_seed, 1]))
+        names = tf.strings.as_string(tf.reshape(offsets[:, None] + tf.range(new_length), [-1]) + 1, width=5, fill="0")
+        planes = []
+        for prefix in FRAME_PREFIXES[modality]:
+            paths = tf.unstack(tf.strings.join([folder, "/", prefix, names, ".jpg"]), num=K * new_length)
+            decoded = tf.stack([
+                tf.io.decode_and_crop_jpeg(tf.io.read_file(p), window, channels=jpeg_channels) for p in paths
+            ])  # [K*L, h, w, c]
+            planes.append(tf.image.resize(tf.cast(decoded, tf.float32), [SIZE, SIZE]))  # float: 2x faster
+        if modality == "rgb":
+            clip = planes[0]  # [K, S, S, 3]
+        else:
+            flow = tf.stack(planes, axis=1)  # [K*L, 2, S, S, 1]
+            flow = tf.reshape(flow, [K, 2 * new_length, SIZE, SIZE])
+            clip = tf.transpose(flow, [0, 2, 3, 1])  # [K, S, S, 2L]: x0, y0, x1, ...
+        if backbone is None:
+            return clip
+        channels = clip.shape[-1]
+        plain = normalization.input_affine(backbone, modality, channels)
+        mirrored = augmentation.compose_affine(augmentation.mirror_affine(channels, modality), plain)
+        flip = augmentation.random_flip(tf.stack([video_seed, 2]))
+        clip = tf.cond(flip, lambda: tf.reverse(clip, axis=[-2, -1]), lambda: clip)
+        return normalization.apply_affine(
+            clip, tf.where(flip, mirrored[0], plain[0]), tf.where(flip, mirrored[1], plain[1])
+        )
+
+    folders = tf.data.Dataset.from_tensor_slices(folders).shuffle(len(folders), seed=seed).repeat()
+    seeds = tf.data.Dataset.random(seed=seed)
+    return (tf.data.Dataset.zip(folders, seeds).map(load, num_parallel_calls=tf.data.AUTOTUNE)
+            .batch(batch_size).prefetch(tf.data.AUTOTUNE))
 
 
-def record_read_cost(data_dir, trials):
-    """CPU milliseconds to read one record (one whole video) from the shards.
+def _read_bytes():
+    """Bytes this process has read with read() so far (Linux), or None."""
+    try:
+        with open("/proc/self/io") as f:
+            return int(next(line for line in f if line.startswith("rchar:")).split()[1])
+    except OSError:
+        return None
 
-    Every training clip reads its video's whole record, all frames of all
-    modalities, so this is a floor under the pipeline's cost per clip.
+
+def measure(datasets, batch_size, batches, warmup, trials):
+    """Per dataset ``(clips per CPU second, bytes read per clip)``, the best of ``trials`` runs.
+
+    One dataset at a time: the CPU time is the whole process's, and a
+    dataset's prefetching threads keep working while it is not being read.
+    Windows are long (10 batches by default) because clips prefetched before
+    a window starts cost nothing inside it.
     """
+    results = {}
+    for name, dataset in datasets.items():
+        iterator = iter(dataset)
+        for _ in range(warmup):
+            next(iterator)
+        rates, reads = [], []
+        for _ in range(trials):
+            cpu, read = time.process_time(), _read_bytes()
+            for _ in range(batches):
+                next(iterator)
+            rates.append(batches * batch_size / (time.process_time() - cpu))
+            if read is not None:
+                reads.append((_read_bytes() - read) / (batches * batch_size))
+        del iterator  # stops its prefetching before the next dataset is timed
+        results[name] = (max(rates), min(reads) if reads else float("nan"))
+    return results
+
+
+def parse_cost(data_dir, trials):
+    """CPU ms per record to parse RGB only and every modality, reading the shards each time."""
     files = sorted(tf.io.gfile.glob(os.path.join(data_dir, "train-*.tfrecord")))
-    lengths = tf.data.TFRecordDataset(files).repeat(4).map(tf.strings.length).prefetch(tf.data.AUTOTUNE)
-    costs = []
-    for _ in range(trials):
-        cpu = time.process_time()
-        count = sum(1 for _ in lengths)
-        costs.append(1000 * (time.process_time() - cpu) / count)
-    megabytes = sum(os.path.getsize(f) for f in files) / 1e6 / (count // 4)
-    return min(costs), megabytes
-
-
-def pipeline_rate(data_dir, modality, batch_size, batches, warmup, trials, backbone):
-    """JPEGs/s the training pipeline delivers for ``modality``.
-
-    Returns:
-      ``(per wall-clock second, per CPU second)``, each the best of ``trials``
-      runs of ``batches`` batches. Clip frames (B·K) are JPEGs / (2L) for flow.
-    """
-    num_segments = 3
-    new_length = 1 if modality == "rgb" else 5
-    jpegs_per_frame = 1 if modality == "rgb" else 2 * new_length
-    dataset = make_dataset(
-        data_dir, "train", modality=modality, backbone=backbone, batch_size=batch_size,
-        num_segments=num_segments, input_size=224, training=True, repeat=True,
-    )
-    iterator = iter(dataset)
-    for _ in range(warmup):
-        next(iterator)
-    wall_rates, cpu_rates = [], []
-    for _ in range(trials):
-        wall, cpu = time.perf_counter(), time.process_time()
-        for _ in range(batches):
-            frames, _ = next(iterator)
-        count = batches * batch_size * num_segments * jpegs_per_frame
-        wall_rates.append(count / (time.perf_counter() - wall))
-        cpu_rates.append(count / (time.process_time() - cpu))
-    assert frames.shape == (batch_size, num_segments, 224, 224, 3 if modality == "rgb" else 10)
-    return max(wall_rates), max(cpu_rates)
+    costs = {}
+    for name, modalities in (("rgb only", ("rgb",)), ("rgb + flow", ("rgb", "flow"))):
+        parsed = tf.data.TFRecordDataset(files).repeat(4).map(
+            lambda r, m=modalities: tf.shape(decoder.parse_video(r, m)[m[0]]),
+            num_parallel_calls=tf.data.AUTOTUNE)
+        best = []
+        for _ in range(trials):
+            cpu = time.process_time()
+            count = sum(1 for _ in parsed)
+            best.append(1000 * (time.process_time() - cpu) / count)
+        costs[name] = min(best)
+    read = tf.data.TFRecordDataset(files).repeat(4).map(tf.strings.length)
+    cpu = time.process_time()
+    count = sum(1 for _ in read)
+    costs["read only"] = 1000 * (time.process_time() - cpu) / count
+    return costs
 
 
 def main(argv):
     del argv
     print("command:", " ".join(shlex.quote(a) for a in [sys.executable] + sys.argv))
     print(f"cores: {os.cpu_count()}, tensorflow {tf.__version__}")
-    with tempfile.TemporaryDirectory() as data_dir:
-        start = time.perf_counter()
-        rgb_jpegs, flow_jpegs = write_benchmark_records(data_dir, _VIDEOS.value, _FRAMES.value)
-        print(
-            f"wrote {_VIDEOS.value} videos x {_FRAMES.value} frames at {WIDTH}x{HEIGHT} "
-            f"(RGB JPEG {np.mean([len(j) for j in rgb_jpegs]) / 1024:.1f} KiB, flow JPEG "
-            f"{np.mean([len(j) for j in flow_jpegs]) / 1024:.1f} KiB) in {time.perf_counter() - start:.1f} s"
-        )
-        read_ms, megabytes = record_read_cost(data_dir, _TRIALS.value)
-        print(f"reading one record ({megabytes:.2f} MB, a whole video): {read_ms:.2f} CPU ms")
-        for modality, jpegs, channels in (("rgb", rgb_jpegs, 3), ("flow", flow_jpegs, 1)):
-            limit, limit_cpu = decode_limit(jpegs, channels, _TRIALS.value)
-            rate, rate_cpu = pipeline_rate(
-                data_dir, modality, _BATCH_SIZE.value, _BATCHES.value, _WARMUP.value, _TRIALS.value,
-                _BACKBONE.value,
-            )
-            jpegs_per_frame = 1 if modality == "rgb" else 10
-            print(
-                f"{modality:>4}: decode limit {limit:7.0f} JPEG/s | pipeline (K=3, 224, train) "
-                f"{rate:7.0f} JPEG/s = {rate / jpegs_per_frame:6.0f} clip frames/s | "
-                f"ratio {rate / limit:.2f} (target >= 0.8) | per CPU second: "
-                f"{limit_cpu:.0f} vs {rate_cpu:.0f} JPEG, ratio {rate_cpu / limit_cpu:.2f}"
-            )
+    start = time.perf_counter()
+    pool = jpeg_pool()
+    jpeg_bytes = {"rgb": np.mean([len(j) for j in pool["img"]]),
+                  "flow": np.mean([len(j) for j in pool["flow_x"] + pool["flow_y"]])}
+    print(f"JPEGs {WIDTH}x{HEIGHT}: RGB {jpeg_bytes['rgb'] / 1024:.1f} KiB, flow field "
+          f"{jpeg_bytes['flow'] / 1024:.1f} KiB; K = {K}, crops {SIZE}, batch {_BATCH_SIZE.value}")
+    rows = []
+    for num_frames in (int(t) for t in _LENGTHS.value):
+        num_videos = max(2, _FRAMES_PER_LENGTH.value // num_frames)
+        with tempfile.TemporaryDirectory() as data_dir:
+            folders, record_bytes = write_dataset(data_dir, num_videos, num_frames, pool)
+            print(f"T = {num_frames}: {num_videos} videos, record {record_bytes / 1e6:.2f} MB")
+            if num_frames == 180:
+                costs = parse_cost(data_dir, _TRIALS.value)
+                print("  parse one record, CPU ms: " + ", ".join(f"{k} {v:.2f}" for k, v in costs.items()))
+            for modality in ("rgb", "flow"):
+                decoded = K * NEW_LENGTH[modality] * (1 if modality == "rgb" else 2) * jpeg_bytes[modality]
+                datasets = {
+                    "loader": loader_dataset(folders, num_frames, modality, _BATCH_SIZE.value),
+                    "augmented": loader_dataset(folders, num_frames, modality, _BATCH_SIZE.value, _BACKBONE.value),
+                }
+                for source in ("records", "frames"):
+                    datasets[source] = make_dataset(
+                        data_dir, "train", modality=modality, backbone=_BACKBONE.value,
+                        batch_size=_BATCH_SIZE.value, num_segments=K, input_size=SIZE, training=True,
+                        repeat=True, seed=0, source=source,
+                    )
+                results = measure(datasets, _BATCH_SIZE.value, _BATCHES.value, _WARMUP.value, _TRIALS.value)
+                (base, base_read), (augmented, _) = results["loader"], results["augmented"]
+                for source in ("records", "frames"):
+                    rate, read = results[source]
+                    rows.append(dict(T=num_frames, modality=modality, source=source, clips_per_cpu_s=rate,
+                                     loader=base, loader_augmented=augmented, read_per_clip=read,
+                                     loader_read_per_clip=base_read, decoded_per_clip=decoded))
+                    print(f"  {modality:>4} {source:>7}: {rate:6.1f} clips/CPU s, loader {base:6.1f} "
+                          f"({augmented:6.1f} with flip + normalisation) -> ratio {rate / base:.2f} "
+                          f"({rate / augmented:.2f}) | read {read / 1e3:8.1f} kB/clip (loader "
+                          f"{base_read / 1e3:.1f}) vs decoded {decoded / 1e3:.1f} kB = {read / decoded:.1f}x")
+    print("\n| T | modality | source | clips / CPU s | ratio to loader (goal frames >= 0.9) "
+          "| ratio to loader + flip + normalisation | kB read / clip | kB decoded / clip "
+          "| read / decoded (goal frames <= 2) |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['T']} | {r['modality']} | {r['source']} | {r['clips_per_cpu_s']:.0f} "
+              f"| {r['clips_per_cpu_s'] / r['loader']:.2f} ({r['loader']:.0f}) "
+              f"| {r['clips_per_cpu_s'] / r['loader_augmented']:.2f} ({r['loader_augmented']:.0f}) "
+              f"| {r['read_per_clip'] / 1e3:.0f} | {r['decoded_per_clip'] / 1e3:.0f} "
+              f"| {r['read_per_clip'] / r['decoded_per_clip']:.1f} |")
+    print(f"\ntotal {time.perf_counter() - start:.0f} s")
+    print(json.dumps(rows))
 
 
 if __name__ == "__main__":

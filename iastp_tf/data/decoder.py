@@ -1,8 +1,10 @@
 """Reads the record format of SPEC §4: one ``tf.train.SequenceExample`` per video.
 
-Parsing keeps the frames as encoded JPEG strings; :func:`decode_jpegs` then
-decodes only the frames the sampler chose, and only the crop window of each,
-so a clip of K frames costs K (partial) JPEG decodes however long the video is.
+Parsing keeps the frames as encoded JPEG strings, and only those of the
+requested modalities (the other feature lists are skipped, not copied);
+:func:`decode_jpegs` then decodes only the frames the sampler chose, and only
+the crop window of each, so a clip of K frames costs K (partial) JPEG decodes
+however long the video is.
 """
 
 import tensorflow as tf
@@ -49,20 +51,11 @@ def parse_video(serialized, modalities):
     return video
 
 
-def frame_size(encoded, index):
-    """``[height, width]`` int32 of frame ``index`` of ``encoded`` ``[P, T]``.
-
-    Reads only the JPEG header; pass a frame that will be decoded anyway.
-    """
-    return tf.io.extract_jpeg_shape(encoded[0, index])[:2]
-
-
-def decode_jpegs(encoded, indices, channels, window=None):
-    """Decodes the JPEGs at ``indices``, optionally only inside ``window``.
+def decode_jpegs(jpegs, channels, window=None):
+    """Decodes JPEGs, optionally only inside ``window``.
 
     Args:
-      encoded: tf.string ``[T]`` JPEGs of one plane, all the same size.
-      indices: int32 ``[...]`` frames to decode (any static shape; flattened).
+      jpegs: tf.string ``[N]`` JPEGs of one plane, all the same size (N static).
       channels: 3 for RGB, 1 for flow fields.
       window: optional int32 ``[4]`` crop ``[y, x, height, width]``; only that
         region is decoded (``tf.io.decode_and_crop_jpeg``). Pixels equal those
@@ -71,14 +64,14 @@ def decode_jpegs(encoded, indices, channels, window=None):
         levels of difference in colour frames).
 
     Returns:
-      uint8 ``[N, h, w, channels]`` with N = number of indices.
+      uint8 ``[N, h, w, channels]``.
     """
-    count = indices.shape.num_elements()
+    count = jpegs.shape.num_elements()
     if count is None:
-        raise ValueError(f"indices must have a static shape, got {indices.shape}")
-    chosen = tf.unstack(tf.gather(encoded, tf.reshape(indices, [count])), num=count)
+        raise ValueError(f"jpegs must have a static shape, got {jpegs.shape}")
     # One op per frame (N is small and static) rather than a tf.map_fn loop:
     # no loop overhead, and the decodes can run in parallel.
+    chosen = tf.unstack(jpegs, num=count)
     if window is None:
         frames = [tf.io.decode_jpeg(jpeg, channels=channels) for jpeg in chosen]
     else:

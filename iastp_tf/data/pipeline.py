@@ -1,15 +1,20 @@
-"""The tf.data input pipeline over the record format (SPEC §4 "Input pipeline").
+"""The tf.data input pipeline over records or frame folders (SPEC §4 "Input pipeline").
 
-Shards are read in parallel, each record is parsed, the frame indices are
-chosen with graph ops (:mod:`iastp_tf.data.sampling`), and only the chosen
-JPEGs are decoded -- and only inside the crop window, since the crop is known
-before decoding. Then resize, flip and per-backbone normalisation (the flip's
-channel handling and the normalisation fused into one affine map per pixel),
-batching and prefetching.
+Videos come from :mod:`iastp_tf.data.sources`: TFRecord shards (one record
+per video) or frame folders in the TSN/mmaction2 rawframes layout, in the same
+order for the same seed. For each video the frame indices are chosen with
+graph ops (:mod:`iastp_tf.data.sampling`), the source hands over the encoded
+JPEGs of those frames only, and only they are decoded -- and only inside the
+crop window, since the crop is known before decoding. Then resize, flip and
+per-backbone normalisation (the flip's channel handling and the normalisation
+fused into one affine map per pixel), batching and prefetching. Everything
+after "get the JPEGs of these frames" is one code path, so both sources yield
+identical clips.
 
-Cost: each clip reads its video's whole record (every frame of every stored
-modality), which for K = 3 can cost as much CPU as decoding the 3 frames;
-``benchmarks/input_bench.py`` measures both.
+Cost: a clip from records reads its video's whole record (and parses the
+requested modalities' frames), so it grows with the video's length T; a clip
+from frame folders reads only its sampled files. ``benchmarks/input_bench.py``
+measures both against a loader that reads only the sampled files.
 
 Several modalities can be read together (e.g. ``("rgb", "flow")`` for the
 attention-fusion mode of SPEC §6): they share the frame indices and the crop
@@ -19,12 +24,10 @@ indices are drawn over the shorter of the modalities and the longest snippet,
 so the RGB frame of segment k is the first frame of flow snippet k.
 """
 
-import os
-
 import gin
 import tensorflow as tf
 
-from iastp_tf.data import augmentation, decoder, normalization, sampling, snippets
+from iastp_tf.data import augmentation, decoder, normalization, sampling, snippets, sources
 from iastp_tf.data.dataset_info import read_dataset_info
 from iastp_tf.data.normalization import MODALITIES, default_input_size, normalize
 
@@ -55,12 +58,13 @@ def make_dataset(
     repeat=False,
     seed=None,
     multi_label=None,
+    source="auto",
 ):
-    """A batched, prefetched ``tf.data.Dataset`` of clips from a records directory.
+    """A batched, prefetched ``tf.data.Dataset`` of clips from a dataset directory.
 
     Args:
-      data_dir: directory with ``<split>-SSSSS-of-NNNNN.tfrecord`` shards and
-        ``dataset.json`` (SPEC §4).
+      data_dir: directory with ``dataset.json`` and ``<split>-SSSSS-of-NNNNN.tfrecord``
+        shards and/or frame folders (SPEC §4).
       split: which shards to read, e.g. ``"train"`` or ``"test"``.
       modality: ``"rgb"``, ``"flow"``, ``"flow_mc"`` (motion-compensated flow,
         SPEC §6), or a tuple of them (frames then come as a dict).
@@ -78,12 +82,16 @@ def make_dataset(
       training: random sampling, multi-scale crop and flip (True), or the
         deterministic test views (False).
       test_crops: 1 (centre crop) or 10 (corners + centre and their flips).
-      shuffle_buffer: records in the shuffle buffer (training only). Records
+      shuffle_buffer: videos in the shuffle buffer (training only). Records
         hold whole videos, so this bounds memory; shards are shuffled too.
       repeat: repeat the records forever (for iteration-based schedules).
       seed: None, or an int making shuffling, sampling and augmentation
         reproducible (reading order is then deterministic too).
       multi_label: multi-hot labels (Charades); None reads ``dataset.json``.
+      source: ``"records"``, ``"frames"`` (frame folders listed in
+        dataset.json), or ``"auto"``: frames when the directory has them
+        (dataset.json format ``"frames"`` or ``"both"``), else records. Both
+        give the same clips for the same seed.
 
     Returns:
       training=True: ``(frames, labels)``, frames float32 ``[B, K, S, S, C]``
@@ -103,13 +111,15 @@ def make_dataset(
     )
     info = read_dataset_info(data_dir)
     _check_modalities_recorded(modalities, info, data_dir)
-    files = sorted(tf.io.gfile.glob(os.path.join(data_dir, f"{split}-*-of-*.tfrecord")))
-    if not files:
-        raise ValueError(f"split {split!r} has no shards {split}-*-of-*.tfrecord in {data_dir}")
+    if sources.resolve_source(source, info, data_dir) == "records":
+        videos = sources.RecordsSource(data_dir, split, info, modalities)
+    else:
+        videos = sources.FramesSource(data_dir, split, info, modalities)
     if multi_label is None:
         multi_label = bool(info.get("multi_label", False))
 
     clip = _ClipMaker(
+        videos=videos,
         modalities=modalities,
         backbone=backbone,
         num_segments=num_segments,
@@ -123,29 +133,17 @@ def make_dataset(
         multi_label=multi_label,
     )
     deterministic = seed is not None or not training
-    records = tf.data.Dataset.from_tensor_slices(files)
-    if training:
-        records = records.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
-    records = records.interleave(
-        tf.data.TFRecordDataset,
-        cycle_length=min(len(files), 16),
-        num_parallel_calls=tf.data.AUTOTUNE,
-        deterministic=deterministic,
-    )
-    if training:
-        records = records.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    items = sources.ordered_videos(videos.num_shards, videos.read_shard, training, seed, shuffle_buffer)
     if repeat:
-        records = records.repeat()
+        items = items.repeat()
     if training:
         # One random int64 per video, turned into its stateless seed.
         video_seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-        clips = tf.data.Dataset.zip(records, video_seeds).map(
+        clips = tf.data.Dataset.zip(items, video_seeds).map(
             clip.training_example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic
         )
     else:
-        clips = records.map(
-            clip.test_example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic
-        )
+        clips = items.map(clip.test_example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
     return clips.batch(batch_size, drop_remainder=training).prefetch(tf.data.AUTOTUNE)
 
 
@@ -190,12 +188,17 @@ def _check_modalities_recorded(modalities, info, data_dir):
 
 
 class _ClipMaker:
-    """Per-video graph functions: record -> (frames, labels[, media_id])."""
+    """Per-video graph functions: source item -> (frames, labels[, media_id]).
+
+    ``videos`` is a source of :mod:`iastp_tf.data.sources`; everything here
+    is shared by all sources.
+    """
 
     def __init__(
-        self, modalities, backbone, num_segments, sampling, new_lengths, frame_stride,
+        self, videos, modalities, backbone, num_segments, sampling, new_lengths, frame_stride,
         num_clips, input_size, test_crops, num_classes, multi_label,
     ):
+        self.videos = videos
         self.modalities = modalities
         self.backbone = backbone
         self.num_segments = num_segments
@@ -208,9 +211,9 @@ class _ClipMaker:
         self.num_classes = num_classes
         self.multi_label = multi_label
 
-    def training_example(self, serialized, video_seed):
+    def training_example(self, item, video_seed):
         """One randomly sampled and augmented clip: ``(frames [K,S,S,C], label)``."""
-        video = decoder.parse_video(serialized, self.modalities)
+        video = self.videos.open(item)
         seed = tf.stack([video_seed, tf.constant(0, tf.int64)])
         sampling_seed, crop_seed, flip_seed = tf.unstack(
             tf.random.experimental.stateless_split(seed, 3)
@@ -219,26 +222,28 @@ class _ClipMaker:
         flip = augmentation.random_flip(flip_seed)
         frames = {}
         for modality in self.modalities:
-            height, width = tf.unstack(decoder.frame_size(video[modality], starts[0, 0]))
+            jpegs = self._chosen_jpegs(video, starts, modality)
+            height, width = tf.unstack(_frame_size(jpegs))
             window = augmentation.multiscale_crop_window(height, width, crop_seed)
-            planes = self._decode_planes(video[modality], starts, modality, window)
+            planes = self._decode_planes(jpegs, modality, window)
             clip = self._snippets(planes, modality)  # [K, S, S, C]
             frames[modality] = self._flip_and_normalize(clip, modality, flip)
         return self._frames_output(frames), self._labels(video)
 
-    def test_example(self, serialized):
+    def test_example(self, item):
         """All test views: ``(frames [V,K,S,S,C], label, media_id)``."""
-        video = decoder.parse_video(serialized, self.modalities)
+        video = self.videos.open(item)
         starts = self._snippet_starts(video, training=False, seed=None)  # [clips, K]
         frames = {}
         for modality in self.modalities:
-            height, width = tf.unstack(decoder.frame_size(video[modality], starts[0, 0]))
+            jpegs = self._chosen_jpegs(video, starts, modality)
+            height, width = tf.unstack(_frame_size(jpegs))
             if self.test_crops == 1:
                 window = augmentation.center_crop_window(height, width)
-                centre = self._decode_planes(video[modality], starts, modality, window)
+                centre = self._decode_planes(jpegs, modality, window)
                 views = [self._snippets(centre, modality)]
             else:
-                planes = self._decode_planes(video[modality], starts, modality, window=None)
+                planes = self._decode_planes(jpegs, modality, window=None)
                 windows = augmentation.test_crop_windows(height, width, 5)
                 crops = [self._snippets(planes, modality, windows[i]) for i in range(5)]
                 views = crops + [augmentation.flip_left_right(crop, modality) for crop in crops]
@@ -250,7 +255,7 @@ class _ClipMaker:
             clips = tf.transpose(clips, [0, 2, 1, 3, 4, 5])  # [clips, crops, K, S, S, C]
             clips = tf.reshape(clips, [self._num_test_views] + self._clip_shape(modality))  # [V, K, S, S, C]
             frames[modality] = normalize(clips, self.backbone, modality)
-        return self._frames_output(frames), self._labels(video), video["media_id"]
+        return self._frames_output(frames), self._labels(video), video.media_id
 
     @property
     def _num_test_views(self):
@@ -259,7 +264,7 @@ class _ClipMaker:
 
     def _snippet_starts(self, video, training, seed):
         """int32 ``[clips, K]`` first frame of every snippet, shared by all modalities."""
-        num_frames = tf.reduce_min([tf.shape(video[m])[1] for m in self.modalities])
+        num_frames = tf.reduce_min([video.counts[m] for m in self.modalities])
         longest = max(self.new_lengths.values())
         if self.sampling == "segments":
             offsets = sampling.segment_offsets(
@@ -275,22 +280,29 @@ class _ClipMaker:
             seed=seed,
         )
 
-    def _decode_planes(self, encoded, starts, modality, window):
-        """Decodes the frames of the snippets at ``starts``.
+    def _chosen_jpegs(self, video, starts, modality):
+        """tf.string ``[P, clips*K*L]``: the encoded frames of the snippets at ``starts``.
+
+        The first is the frame at ``starts[0, 0]``, snippet-major then frame.
+        """
+        indices = snippets.snippet_indices(starts, self.new_lengths[modality], video.counts[modality])
+        count = indices.shape.num_elements()
+        return video.jpegs(modality, tf.reshape(indices, [count]))
+
+    def _decode_planes(self, jpegs, modality, window):
+        """Decodes the chosen frames.
 
         Args:
-          encoded: tf.string ``[P, T]`` JPEG planes of one modality.
-          starts: int32 ``[clips, K]`` snippet starts.
-          modality: the modality of ``encoded``.
+          jpegs: tf.string ``[P, N]`` from :meth:`_chosen_jpegs`.
+          modality: their modality.
           window: int32 ``[4]`` crop window decoded, or None for whole frames.
 
         Returns:
-          P uint8 tensors ``[clips*K*L, h, w, c]`` (c = 3 RGB, 1 flow).
+          P uint8 tensors ``[N, h, w, c]`` (c = 3 RGB, 1 flow).
         """
-        indices = snippets.snippet_indices(starts, self.new_lengths[modality], tf.shape(encoded)[1])
         return [
-            decoder.decode_jpegs(plane, indices, decoder.JPEG_CHANNELS[modality], window)
-            for plane in tf.unstack(encoded, num=len(decoder.FRAME_KEYS[modality]))
+            decoder.decode_jpegs(plane, decoder.JPEG_CHANNELS[modality], window)
+            for plane in tf.unstack(jpegs, num=len(decoder.FRAME_KEYS[modality]))
         ]
 
     def _snippets(self, planes, modality, window=None):
@@ -350,8 +362,13 @@ class _ClipMaker:
         return frames[self.modalities[0]] if len(self.modalities) == 1 else frames
 
     def _labels(self, video):
-        labels = video["labels"]
+        labels = video.labels
         if self.multi_label:
             one_hot = tf.one_hot(labels, self.num_classes, dtype=tf.float32)  # [n, N]
             return tf.minimum(tf.reduce_sum(one_hot, axis=0), 1.0)  # [N]
         return tf.cast(labels[0], tf.int32)
+
+
+def _frame_size(jpegs):
+    """``[height, width]`` int32 of the first JPEG of ``jpegs`` ``[P, N]``, from its header."""
+    return tf.io.extract_jpeg_shape(jpegs[0, 0])[:2]

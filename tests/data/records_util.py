@@ -6,6 +6,9 @@ pipeline's output still reads back as "frame t": RGB is
 x = ``4 + 8 t`` and y = ``6 + 8 t`` (motion-compensated flow: ``250 - 8 t``
 and ``252 - 8 t``). Any JPEG can be replaced by bytes that are not a JPEG, so
 a test can prove that a frame was never decoded.
+
+:func:`write_frame_folders` writes the same JPEGs as frame folders (the
+rawframes layout of SPEC §4), so records and frames can be compared.
 """
 
 import os
@@ -45,6 +48,7 @@ def write_index_coded_dataset(
     multi_label=False,
     num_shards=2,
     keep=None,
+    output_format="records",
 ):
     """Writes videos of ``num_frames[i]`` frames; video i has label i.
 
@@ -58,6 +62,8 @@ def write_index_coded_dataset(
       num_shards: shards the videos are spread over.
       keep: optional ``keep(video, modality, t) -> bool``; JPEGs it rejects are
         replaced by :data:`NOT_A_JPEG`.
+      output_format: ``"records"``, ``"frames"`` (no shards) or ``"both"``;
+        dataset.json lists the videos either way.
 
     Returns:
       The media ids, ``video_{i}``, in video order.
@@ -65,7 +71,7 @@ def write_index_coded_dataset(
     height, width = size
     num_classes = len(num_frames)
     keep = keep or (lambda video, modality, t: True)
-    serialized, media_ids = [], []
+    serialized, media_ids, videos = [], [], []
     for i, count in enumerate(num_frames):
         if count > 30:
             raise ValueError(f"num_frames must be <= 30 for distinct values, got {count}")
@@ -93,7 +99,7 @@ def write_index_coded_dataset(
             ]
         labels = sorted({i, (i + 1) % num_classes}) if multi_label else [i]
         media_ids.append(f"video_{i}")
-        serialized.append(
+        videos.append(
             records.VideoRecord(
                 media_id=media_ids[-1],
                 label_indices=labels,
@@ -103,22 +109,69 @@ def write_index_coded_dataset(
                 width=width,
                 frames=frames,
                 **flow,
-            ).serialize()
+            )
         )
     os.makedirs(data_dir, exist_ok=True)
-    bounds = np.linspace(0, len(serialized), num_shards + 1).round().astype(int)
-    for shard in range(num_shards):
-        path = os.path.join(data_dir, records.shard_filename(split, shard, num_shards))
-        records.write_tfrecord(path, serialized[bounds[shard] : bounds[shard + 1]])
+    if output_format in ("records", "both"):
+        serialized = [video.serialize() for video in videos]
+        for shard in range(num_shards):  # contiguous runs, cut as prepare cuts them
+            begin, end = shard * len(videos) // num_shards, (shard + 1) * len(videos) // num_shards
+            path = os.path.join(data_dir, records.shard_filename(split, shard, num_shards))
+            records.write_tfrecord(path, serialized[begin:end])
+    if output_format in ("frames", "both"):
+        write_frame_folders(os.path.join(data_dir, "frames"), videos)
     dataset_info.write_dataset_info(
         data_dir,
         class_names=[f"class_{c}" for c in range(num_classes)],
-        split_counts={split: len(serialized)},
+        split_counts={split: len(videos)},
         frame_size=[height, width],
         flow_method="tvl1" if with_flow else "none",
         compensated=with_flow_mc,
         multi_label=multi_label,
         command="tests/data/records_util.py",
         num_shards={split: num_shards},
+        extra={"format": output_format, "frames_dir": "frames", "videos": {split: video_list(videos)}},
     )
     return media_ids
+
+
+def video_list(videos):
+    """dataset.json's ``videos`` entries of ``records.VideoRecord`` s, in their order."""
+    return [
+        {
+            "id": v.media_id,
+            "labels": list(v.label_indices),
+            "num_frames": len(v.frames),
+            "num_fields": len(v.flow_x or ()),
+            "height": v.height,
+            "width": v.width,
+        }
+        for v in videos
+    ]
+
+
+_PLANES = {
+    "frames": "img",
+    "flow_x": "flow_x",
+    "flow_y": "flow_y",
+    "flow_mc_x": "flow_mc_x",
+    "flow_mc_y": "flow_mc_y",
+}
+
+
+def write_frame_folders(frames_dir, videos):
+    """Writes each video's JPEGs as ``<frames_dir>/<media_id>/img_00001.jpg`` ... (1-based).
+
+    Args:
+      frames_dir: the folder holding one folder per video.
+      videos: ``records.VideoRecord`` s; every stored plane is written
+        (``img_``, ``flow_x_``, ``flow_y_``, ``flow_mc_x_``, ``flow_mc_y_``),
+        the same bytes as in the record.
+    """
+    for video in videos:
+        folder = os.path.join(frames_dir, video.media_id)
+        os.makedirs(folder, exist_ok=True)
+        for attribute, prefix in _PLANES.items():
+            for t, jpeg in enumerate(getattr(video, attribute) or ()):
+                with open(os.path.join(folder, f"{prefix}_{t + 1:05d}.jpg"), "wb") as f:
+                    f.write(jpeg)

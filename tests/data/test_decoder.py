@@ -1,4 +1,4 @@
-"""Parsing a record and decoding the chosen JPEGs, against OpenCV and NumPy slicing."""
+"""Parsing a record and decoding JPEGs, against OpenCV and NumPy slicing."""
 
 import cv2
 import numpy as np
@@ -26,7 +26,14 @@ def test_parse_video_returns_ids_labels_and_jpeg_planes():
     np.testing.assert_array_equal(video["labels"].numpy(), [3, 7])
     assert video["rgb"].shape == (1, 4) and video["flow"].shape == (2, 3)
     assert list(video["rgb"].numpy()[0]) == jpegs
-    np.testing.assert_array_equal(decoder.frame_size(video["rgb"], 2).numpy(), [16, 24])
+    assert list(video["flow"].numpy()[0]) == [records.encode_jpeg(f[..., 0]) for f in frames[1:]]
+
+
+def test_parse_video_parses_only_the_requested_modalities():
+    frames = np.random.default_rng(0).integers(0, 256, size=(3, 8, 8, 3), dtype=np.uint8)
+    _, serialized = _record(frames)
+    video = decoder.parse_video(tf.constant(serialized), ("flow",))
+    assert set(video) == {"media_id", "labels", "flow"}
 
 
 def test_decode_jpegs_gathers_indices_and_crops_like_opencv():
@@ -34,12 +41,12 @@ def test_decode_jpegs_gathers_indices_and_crops_like_opencv():
     frames = np.clip(rng.normal(128, 40, size=(5, 32, 48, 3)), 0, 255).astype(np.uint8)
     jpegs, _ = _record(frames)
     reference = [cv2.cvtColor(cv2.imdecode(np.frombuffer(j, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB) for j in jpegs]
-    indices = tf.constant([[4, 0], [2, 2]])
-    whole = decoder.decode_jpegs(tf.constant(jpegs), indices, 3).numpy()
+    chosen = tf.constant([jpegs[i] for i in (4, 0, 2, 2)])
+    whole = decoder.decode_jpegs(chosen, 3).numpy()
     assert whole.shape == (4, 32, 48, 3) and whole.dtype == np.uint8
     for got, index in zip(whole, [4, 0, 2, 2]):
         assert np.abs(got.astype(int) - reference[index]).mean() < 2  # libjpeg vs OpenCV's IDCT
-    cropped = decoder.decode_jpegs(tf.constant(jpegs), indices, 3, window=tf.constant([8, 16, 16, 24])).numpy()
+    cropped = decoder.decode_jpegs(chosen, 3, window=tf.constant([8, 16, 16, 24])).numpy()
     expected = whole[:, 8:24, 16:40]
     # Inside the window decode-and-crop is exact; libjpeg upsamples the chroma of
     # the window's outermost columns from fewer neighbours, so those differ a little.

@@ -57,9 +57,9 @@ def test_training_clips_share_indices_across_modalities(tmp_path):
         np.testing.assert_array_equal(ru.frame_index(rgb[:, 0], ru.RGB_BASE), starts)  # R of frame t
 
 
-@pytest.mark.parametrize("modality", ["rgb", ("rgb", "flow")])
-def test_test_clips_decode_only_the_chosen_frames(tmp_path, modality):
-    """Every JPEG the TSN test sampler does not choose is corrupt, and nothing fails."""
+@pytest.mark.parametrize("modality,source", [("rgb", "records"), (("rgb", "flow"), "records"), (("rgb", "flow"), "frames")])
+def test_test_clips_decode_only_the_chosen_frames(tmp_path, modality, source):
+    """Every JPEG (record entry or frame file) the TSN test sampler does not choose is corrupt, and nothing fails."""
     num_frames, num_segments = [12, 25, 9], 4
     with_flow = modality != "rgb"
     chosen_counts = [n - 1 if with_flow else n for n in num_frames]
@@ -73,11 +73,11 @@ def test_test_clips_decode_only_the_chosen_frames(tmp_path, modality):
     }
     ru.write_index_coded_dataset(
         tmp_path, num_frames, split="test", with_flow=with_flow,
-        keep=lambda video, m, t: (video, m, t) in chosen,
+        keep=lambda video, m, t: (video, m, t) in chosen, output_format=source,
     )
     dataset = make_dataset(
         str(tmp_path), "test", modality=modality, batch_size=2, num_segments=num_segments,
-        input_size=SIZE, training=False,
+        input_size=SIZE, training=False, source=source,
     )
     seen = []
     for frames, labels, media_ids in dataset:
