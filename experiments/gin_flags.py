@@ -1,5 +1,9 @@
 """Flags shared by the experiments programs (SPEC §8): --gin_file, --gin_bindings, --workdir.
 
+:func:`run` starts a program: an expected failure (a bad flag, a missing file,
+a bad gin value, training stopped by a non-finite loss) prints one
+``error: ...`` line instead of a traceback and exits with status 2.
+
 ``--workdir`` is applied as the last gin binding of the program's entry
 function (``train.workdir = ...``), so the operative config records it and a
 gin file cannot silently disagree with it. Gin ``include`` paths resolve from
@@ -7,11 +11,13 @@ the repository root as well as the current directory.
 """
 
 import os
+import sys
+import tokenize
 
 import gin
-from absl import flags
+from absl import app, flags
 
-import iastp_tf.training.configurables  # noqa: F401  registers what gin files name
+import iastp_tf.configurables  # noqa: F401  registers what gin files name
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -35,3 +41,38 @@ def parse_config(entry=None, extra_bindings=()) -> None:
     if entry is not None and WORKDIR.value is not None:
         bindings.append(f"{entry}.workdir = {WORKDIR.value!r}")
     gin.parse_config_files_and_bindings(GIN_FILES.value, bindings + list(extra_bindings))
+
+
+# What a user can fix: bad values and files (ValueError, OSError), gin syntax,
+# a gin.REQUIRED left unbound (RuntimeError), a diverged run (FloatingPointError).
+EXPECTED_ERRORS = (ValueError, OSError, SyntaxError, tokenize.TokenError, RuntimeError, FloatingPointError)
+EXIT_EXPECTED_ERROR = 2
+
+
+def error_line(error) -> str:
+    """One line for an expected failure: its message with gin's context lines joined by "; "."""
+    parts = [part.strip() for part in str(error).splitlines() if part.strip()]
+    return f"error: {'; '.join(parts) or type(error).__name__}"
+
+
+def guarded(main):
+    """``main`` with expected failures turned into :func:`error_line` on stderr and exit status 2."""
+
+    def guarded_main(argv):
+        try:
+            return main(argv)
+        except app.UsageError:
+            raise  # absl prints the usage line itself
+        except EXPECTED_ERRORS as error:
+            print(error_line(error), file=sys.stderr)
+            sys.exit(EXIT_EXPECTED_ERROR)
+        except KeyboardInterrupt:
+            print("interrupted: run the same command again to continue", file=sys.stderr)
+            sys.exit(130)
+
+    return guarded_main
+
+
+def run(main) -> None:
+    """``absl.app.run(main)`` with expected failures reported in one line (see :func:`guarded`)."""
+    app.run(guarded(main))

@@ -19,7 +19,7 @@ import keras
 import iastp_tf.data.pipeline  # noqa: F401
 import iastp_tf.training.train  # noqa: F401
 from iastp_tf.models import build_stream_model
-from iastp_tf.training.workdir import weights_path
+from iastp_tf.runs import weights_path
 
 
 @dataclasses.dataclass(frozen=True)

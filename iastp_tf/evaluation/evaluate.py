@@ -17,7 +17,8 @@ import tensorflow as tf
 
 from iastp_tf.evaluation import metrics
 from iastp_tf.evaluation.scores import save_scores
-from iastp_tf.training.workdir import check_num_classes, read_metadata, weights_path
+from iastp_tf.data.dataset_info import read_dataset_info
+from iastp_tf.runs import check_num_classes, weights_path
 
 
 def _merge_views(frames):
@@ -117,7 +118,7 @@ def evaluate(
     Returns:
       The summary written to ``summary.json``.
     """
-    metadata = read_metadata(data_dir, dataset_info)
+    metadata = read_dataset_info(data_dir, dataset_info)
     model = model_fn()
     check_num_classes(model, metadata)
     weights = weights_path(workdir, checkpoint)

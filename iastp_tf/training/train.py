@@ -19,7 +19,8 @@ from iastp_tf.evaluation.evaluate import validation_metrics
 from iastp_tf.training import loop, schedules
 from iastp_tf.training import optimizer as optimizer_lib
 from iastp_tf.training import strategy as strategy_lib
-from iastp_tf.training.workdir import check_num_classes, read_metadata, write_operative_config
+from iastp_tf.data.dataset_info import read_dataset_info
+from iastp_tf.runs import check_num_classes, write_operative_config
 
 
 @gin.configurable(denylist=["callbacks"])
@@ -80,7 +81,7 @@ def train(
     Returns:
       The last interval's logs.
     """
-    metadata = read_metadata(data_dir, dataset_info)
+    metadata = read_dataset_info(data_dir, dataset_info)
     multi_label = bool(metadata.get("multi_label", False))
     keras.utils.set_random_seed(seed)
     if mixed_precision is not None:

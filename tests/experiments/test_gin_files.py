@@ -14,7 +14,7 @@ import gin
 import pytest
 import tensorflow_datasets as tfds
 
-import iastp_tf.training.configurables  # noqa: F401  registers what gin files name
+import iastp_tf.configurables  # noqa: F401  registers what gin files name
 from iastp_tf.backbones import build_backbone
 from iastp_tf.data.prepare.synthetic import write_synthetic_dataset
 
