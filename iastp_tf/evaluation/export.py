@@ -17,7 +17,7 @@ import gin
 import tensorflow as tf
 
 from iastp_tf.data.dataset_info import read_dataset_info
-from iastp_tf.runs import check_num_classes, weights_path
+from iastp_tf.runs import build_model, weights_path
 
 EXPORT_METADATA = "iastp_tf_export.json"
 
@@ -77,8 +77,7 @@ def export(
       The export folder.
     """
     metadata = read_dataset_info(data_dir, dataset_info)
-    model = model_fn()
-    check_num_classes(model, metadata)
+    model = build_model(model_fn, metadata)
     model.load_weights(weights_path(workdir, checkpoint))
     input_shape = (model.input if not isinstance(model.input, dict) else next(iter(model.input.values()))).shape
     export_dir = export_dir or os.path.join(workdir, "export")

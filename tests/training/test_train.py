@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from iastp_tf.data.pipeline import make_dataset
+from iastp_tf.evaluation.evaluate import validation_metrics
 from iastp_tf.models import build_stream_model
 from iastp_tf.training.train import train
 from tests.training import helpers
@@ -43,7 +44,8 @@ def _csv_rows(workdir):
 def test_short_run_lowers_the_loss_and_beats_chance(tmp_path):
     data_dir = helpers.write_records(str(tmp_path))
     helpers.bind_tiny()
-    logs = _train(data_dir, tmp_path / "run", batch_size=8, total_steps=200, checkpoint_every=50, validation_split="test")
+    logs = _train(data_dir, tmp_path / "run", batch_size=8, total_steps=200, checkpoint_every=50,
+                  validation_split="test", validation_fn=validation_metrics)
     rows = _csv_rows(tmp_path / "run")
     assert float(rows[-1]["cross_entropy"]) < float(rows[0]["cross_entropy"])
     assert logs["val_top1"] >= 0.5  # chance is 0.25
