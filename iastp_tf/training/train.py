@@ -64,7 +64,7 @@ def train(
       workdir: output folder; re-running on it resumes at the last checkpoint.
       data_dir: records folder with ``dataset.json`` (SPEC §4).
       model_fn: ``() -> keras.Model`` (gin-configured builder).
-      dataset_fn: ``(data_dir, split, batch_size, training, seed) ->
+      dataset_fn: ``(data_dir, split, batch_size, training, seed, repeat) ->
         tf.data.Dataset`` (gin-configured ``make_dataset``).
       validation_fn: ``(model, data_dir, split, dataset_fn, batch_size) ->
         dict`` with a ``"headline"`` entry (larger is better), e.g.
@@ -85,7 +85,8 @@ def train(
       init_weights: a ``.weights.h5`` of another run to start from; layers
         whose shapes differ (the classifier) keep their initialisation.
       checkpoint_input: checkpoint the input iterator too, so that a resumed
-        run reads the same batches as an uninterrupted one.
+        run reads the same batches as an uninterrupted one and ends with the
+        same weights, bit for bit (tested across an epoch boundary).
       seed: seeds weights initialisation and input order.
       verbose: 1 shows the global step and ETA and logs each interval.
       callbacks: ``keras.callbacks.Callback``s (from Python only, not gin).
@@ -121,9 +122,12 @@ def train(
             runs.load_weights(model, init_weights, skip_mismatch=True)
         optimizer = optimizer_lib.make_optimizer(schedule, mixed_precision=mixed_precision)
     with gin.config_scope("train"):
+        # The input repeats itself (not `.repeat()` here): its shuffle then keeps
+        # its per-epoch seeds in the iterator's checkpoint, so a resumed run
+        # reshuffles the next epoch exactly as an uninterrupted one.
         dataset = dataset_fn(
-            data_dir=data_dir, split=train_split, batch_size=batch_size, training=True, seed=seed
-        ).repeat()
+            data_dir=data_dir, split=train_split, batch_size=batch_size, training=True, seed=seed, repeat=True
+        )
     config = gin.operative_config_str()
     runs.check_same_model(workdir, config, runs.gin_name(model_fn))
     validate = None
