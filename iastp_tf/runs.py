@@ -263,6 +263,14 @@ def check_class_names(run_info, dataset_info, data_dir) -> None:
     )
 
 
+def _frames_per_snippet(model, modality):
+    """L from the model's channels: 3L for RGB snippets, 2L (x, y) for flow; None for several inputs."""
+    if not isinstance(modality, str):
+        return None
+    channels = int(model.inputs[0].shape[-1])
+    return channels // 3 if modality == "rgb" else channels // 2
+
+
 def make_run_info(model, dataset_info, model_fn_name, model_kwargs, input_kwargs, data_dir) -> dict:
     """What :func:`write_run_info` stores: enough to rebuild and feed the model without gin.
 
@@ -285,8 +293,8 @@ def make_run_info(model, dataset_info, model_fn_name, model_kwargs, input_kwargs
         "modality": list(modality) if isinstance(modality, (tuple, list)) else modality,
         "num_scales": model_kwargs.get("num_scales"),
         "attention": model_kwargs.get("attention"),
-        "input_size": input_kwargs.get("input_size") or model_kwargs.get("input_size"),
-        "new_length": input_kwargs.get("new_length"),
+        "input_size": int(model.inputs[0].shape[2]),  # S of frames [B, K, S, S, C]
+        "new_length": input_kwargs.get("new_length") or _frames_per_snippet(model, modality),
         # make_dataset's backbone picks the normalisation (iastp_tf.data.normalization).
         "normalization": input_kwargs.get("backbone", model_kwargs.get("backbone")),
         "class_names": list(dataset_info["class_names"]),

@@ -138,6 +138,7 @@ class _Progress:
         self.live = bool(getattr(self.stream, "isatty", lambda: False)())
         self.first_step, self.total_steps = first_step, total_steps
         self.start = None
+        self.line_open = False  # a live line waits for its newline
 
     def describe(self, step) -> str:
         """``"step 120/400 (30%), ETA 0:01:27"``; the rate is measured from the first step done here."""
@@ -155,12 +156,14 @@ class _Progress:
         if self.live:
             self.stream.write(f"\r{text}, loss {loss:.4f}   ")
             self.stream.flush()
+            self.line_open = True
         return text
 
     def end_interval(self):
-        if self.live:
+        if self.line_open:
             self.stream.write("\n")
             self.stream.flush()
+            self.line_open = False
 
 
 def _restore(checkpoint, manager) -> str | None:
