@@ -8,8 +8,6 @@ import logging
 import os
 
 import gin
-import keras
-import numpy as np
 import pytest
 
 from iastp_tf import runs
