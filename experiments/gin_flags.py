@@ -49,8 +49,9 @@ def parse_config(entry=None, extra_bindings=()) -> None:
 
 
 # What a user can fix: bad values and files (ValueError, OSError), gin syntax,
-# a gin.REQUIRED left unbound (RuntimeError), a diverged run (FloatingPointError).
-EXPECTED_ERRORS = (ValueError, OSError, SyntaxError, tokenize.TokenError, RuntimeError, FloatingPointError)
+# a diverged run (FloatingPointError), and gin's RuntimeErrors below.
+EXPECTED_ERRORS = (ValueError, OSError, SyntaxError, tokenize.TokenError, FloatingPointError)
+GIN_RUNTIME_ERRORS = ("Required bindings for",)  # a gin.REQUIRED left unbound
 EXIT_EXPECTED_ERROR = 2
 
 
@@ -60,15 +61,27 @@ def error_line(error) -> str:
     return f"error: {'; '.join(parts) or type(error).__name__}"
 
 
+def _expected(error) -> bool:
+    if isinstance(error, RuntimeError):
+        return str(error).startswith(GIN_RUNTIME_ERRORS)
+    return isinstance(error, EXPECTED_ERRORS)
+
+
 def guarded(main):
-    """``main`` with expected failures turned into :func:`error_line` on stderr and exit status 2."""
+    """``main`` with expected failures turned into :func:`error_line` on stderr and exit status 2.
+
+    The traceback is logged at debug level (``--verbosity=1`` shows it).
+    """
 
     def guarded_main(argv):
         try:
             return main(argv)
         except app.UsageError:
             raise  # absl prints the usage line itself
-        except EXPECTED_ERRORS as error:
+        except (*EXPECTED_ERRORS, RuntimeError) as error:
+            if not _expected(error):
+                raise
+            absl_logging.debug("traceback of the error below", exc_info=True)
             print(error_line(error), file=sys.stderr)
             sys.exit(EXIT_EXPECTED_ERROR)
         except KeyboardInterrupt:

@@ -31,6 +31,7 @@ def _program(name, *args):
         ("train", ["--gin_file=gin/demo/rgb.gin", "--gin_bindings=train.nope = 1"], "doesn't have a parameter named 'nope'"),
         ("evaluate", ["--gin_file=gin/demo/rgb.gin", "--gin_bindings=DATA_DIR = '{tmp}'", "--workdir={tmp}"],
          "has no dataset.json"),
+        ("evaluate", ["--gin_file=gin/demo/rgb.gin"], "Required bindings for `evaluate` not provided in config: ['workdir']"),
     ],
 )
 def test_an_expected_failure_prints_one_error_line_and_exits_2(tmp_path, name, args, message):
