@@ -16,7 +16,8 @@ import os
 import gin
 import tensorflow as tf
 
-from iastp_tf.training.workdir import check_num_classes, read_metadata, weights_path
+from iastp_tf.data.dataset_info import read_dataset_info
+from iastp_tf.runs import build_model, weights_path
 
 EXPORT_METADATA = "iastp_tf_export.json"
 
@@ -75,9 +76,8 @@ def export(
     Returns:
       The export folder.
     """
-    metadata = read_metadata(data_dir, dataset_info)
-    model = model_fn()
-    check_num_classes(model, metadata)
+    metadata = read_dataset_info(data_dir, dataset_info)
+    model = build_model(model_fn, metadata)
     model.load_weights(weights_path(workdir, checkpoint))
     input_shape = (model.input if not isinstance(model.input, dict) else next(iter(model.input.values()))).shape
     export_dir = export_dir or os.path.join(workdir, "export")

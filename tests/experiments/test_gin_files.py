@@ -14,7 +14,7 @@ import gin
 import pytest
 import tensorflow_datasets as tfds
 
-import iastp_tf.training.configurables  # noqa: F401  registers what gin files name
+import iastp_tf.configurables  # noqa: F401  registers what gin files name
 from iastp_tf.backbones import build_backbone
 from iastp_tf.layers import Conv1x1Attention, PyramidAttention
 from iastp_tf.models import build_stream_model
@@ -80,6 +80,9 @@ def test_gin_file_builds_its_model_and_input(gin_file, records, tmp_path):
     if gin_file == "gin/base.gin" or not _binds("train.model_fn"):
         assert gin.config_str()  # parsed; a file without a model (fusion, base) stops here
         return
+    if gin.query_parameter("%NUM_CLASSES") is None:  # None: training takes dataset.json's count
+        with gin.unlock_config():
+            gin.parse_config("NUM_CLASSES = 3")
     model = gin.query_parameter("train.model_fn").scoped_configurable_fn()
     assert model.output_shape[-1] == gin.query_parameter("%NUM_CLASSES")
     dataset_fn = gin.query_parameter("train.dataset_fn").scoped_configurable_fn

@@ -1,7 +1,8 @@
 """Imports every module whose gin configurables the files under ``gin/`` name.
 
-``import iastp_tf.training.configurables`` before parsing a gin file (the
-experiments programs and the gin tests do).
+``import iastp_tf.configurables`` before parsing a gin file (the experiments
+programs and the gin tests do). The one module allowed to import every layer
+of the package: it sits above them all and nothing in the package imports it.
 """
 
 import iastp_tf.data.cifar  # noqa: F401  make_cifar100_dataset
