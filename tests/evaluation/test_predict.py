@@ -1,0 +1,118 @@
+"""predict feeds each exported stream exactly what evaluation reads from the records (issue 11.4, 12.8, 12.10).
+
+The toy videos are prepared into records by the preparation runner; the same
+video files are then served by ``iastp_tf.evaluation.predict``, which only
+knows the export metadata. The frames it feeds a stream must equal, bit for
+bit, the test frames ``make_dataset(training=False)`` reads from the records.
+"""
+
+import glob
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from iastp_tf.data import features
+from iastp_tf.data.pipeline import make_dataset
+from iastp_tf.data.prepare import runner, splits, toy
+from iastp_tf.evaluation import export as export_lib
+from iastp_tf.evaluation import predict as predict_lib
+
+NUM_SEGMENTS = 2
+INPUT_SIZE = 24
+
+
+@pytest.fixture(scope="module")
+def toy_dir(tmp_path_factory):
+    """4 toy videos of 24 frames, 64x48 (1 per class in the test list)."""
+    root = tmp_path_factory.mktemp("toy")
+    toy.make_toy_dataset(str(root), num_classes=2, videos_per_class=2, frames=24, size=(64, 48), test_fraction=0.5)
+    return str(root)
+
+
+PREPARATIONS = {
+    # Frames stretched to another aspect, Farneback flow ("tvl1": null in dataset.json), motion compensation.
+    "resize_farneback": runner.PrepareOptions(flow="farneback", flow_compensation=True, resize=(40, 36),
+                                              jpeg_quality=80),
+    # Aspect kept (dataset.json has no frame_size), TV-L1 with recorded settings.
+    "short_side_tvl1": runner.PrepareOptions(flow="tvl1", resize=None, short_side=30, tvl1_scales=2, tvl1_warps=2),
+}
+
+
+@pytest.fixture(scope="module", params=sorted(PREPARATIONS))
+def prepared(request, toy_dir, tmp_path_factory):
+    """(records dir, its dataset.json, {media_id: video path}) of one preparation."""
+    output = tmp_path_factory.mktemp(request.param)
+    index = splits.read_ucf101(toy_dir, 1)
+    runner.prepare_dataset(index, str(output), videos_dir=toy_dir, options=PREPARATIONS[request.param],
+                           num_shards=1, progress=False)
+    info = json.loads((output / "dataset.json").read_text())
+    videos = {e.media_id: os.path.join(toy_dir, e.source) for e in index.entries if e.split == "test"}
+    return str(output), info, videos
+
+
+def _metadata(info, modality, test_crops=1):
+    """Export metadata as ``export.export`` writes it for a tiny stream."""
+    new_length = 1 if modality == "rgb" else 5
+    return {
+        "backbone": "tiny", "modality": modality, "input_size": INPUT_SIZE, "new_length": new_length,
+        "num_segments": NUM_SEGMENTS, "test_crops": test_crops, "class_names": info["class_names"],
+        "preparation": export_lib.preparation(info),
+    }
+
+
+@pytest.mark.parametrize("modality,test_crops", [("rgb", 1), ("rgb", 10), ("flow", 1), ("flow_mc", 1)])
+def test_served_frames_equal_the_pipelines_test_frames(prepared, modality, test_crops):
+    data_dir, info, videos = prepared
+    if modality == "flow_mc" and not info["flow"]["compensated"]:
+        pytest.skip("records without motion-compensated flow")
+    dataset = make_dataset(data_dir, "test", modality=modality, backbone="tiny", batch_size=1, training=False,
+                           num_segments=NUM_SEGMENTS, input_size=INPUT_SIZE, test_crops=test_crops)
+    checked = 0
+    for frames, _, media_ids in dataset:
+        (served,) = predict_lib.served_views(
+            videos[media_ids[0].numpy().decode()], [_metadata(info, modality, test_crops)], progress=False
+        )
+        assert served.shape == frames.shape[1:]
+        np.testing.assert_array_equal(served.numpy(), frames[0].numpy())
+        checked += 1
+    assert checked == len(videos) == 2
+
+
+def test_flow_is_computed_only_for_the_fields_the_test_views_read():
+    # 24 frames -> 23 fields; K = 2 snippets of 5 fields start at the segment middles.
+    metadata = {"num_segments": 2, "new_length": 5}
+    span = 23 - 5 + 1
+    starts = [int(span / 2 / 2 + span / 2 * k) for k in range(2)]  # TSN test offsets
+    expected = sorted({s + i for s in starts for i in range(5)})
+    assert predict_lib.flow_fields_read(24, metadata) == expected
+
+
+def test_preparation_records_geometry_flow_and_quality(prepared):
+    _, info, _ = prepared
+    got = export_lib.preparation(info)
+    if info["flow"]["method"] == "farneback":
+        assert got["resize"] == [40, 36] and got["short_side"] is None and got["tvl1"] is None
+        assert got["jpeg_quality"] == 80 and got["flow"]["compensated"] is True
+    else:
+        assert got["resize"] is None and got["short_side"] == 30 and got["frame_size"] == [30, 40]
+        assert got["tvl1"] == {"scales": 2, "warps": 2} and got["flow"]["method"] == "tvl1"
+
+
+def test_an_old_dataset_json_gives_its_frame_size_as_resize():
+    info = {"frame_size": [36, 40], "flow": {"method": "tvl1", "bound": 20.0, "compensated": False}}
+    assert export_lib.preparation(info)["resize"] == [40, 36]
+
+
+def test_served_record_stores_the_recorded_frame_size(prepared):
+    data_dir, info, videos = prepared
+    media_id, path = sorted(videos.items())[0]
+    frames, frame_rate = predict_lib.read_frames(path, export_lib.preparation(info))
+    shard = sorted(glob.glob(os.path.join(data_dir, "test-*.tfrecord")))[0]
+    for serialized in tf.data.TFRecordDataset(shard):
+        context = tf.train.SequenceExample.FromString(serialized.numpy()).context.feature
+        if context[features.MEDIA_ID].bytes_list.value[0].decode() == media_id:
+            assert frames.shape[1:3] == (context[features.HEIGHT].int64_list.value[0],
+                                         context[features.WIDTH].int64_list.value[0])
