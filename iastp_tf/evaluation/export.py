@@ -116,7 +116,15 @@ def preparation(dataset_info) -> dict:
 
 
 def load_export_metadata(export_dir) -> dict:
-    with open(os.path.join(export_dir, EXPORT_METADATA)) as f:
+    """The ``iastp_tf_export.json`` of an export folder.
+
+    Raises:
+      ValueError: the folder holds no export metadata.
+    """
+    path = os.path.join(export_dir, EXPORT_METADATA)
+    if not os.path.isfile(path):
+        raise ValueError(f"{export_dir} is not an export of this project (no {EXPORT_METADATA}); run experiments/export.py")
+    with open(path) as f:
         return json.load(f)
 
 

@@ -108,3 +108,25 @@ def test_predict_prints_the_true_class_first(tmp_path, class_index):
     # Each stream alone is right too, so neither hides a mistake of the other.
     for stream in (rgb, flow):
         assert predict(str(video), export_dirs=[stream], top_k=1)[0]["index"] == class_index, stream
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["experiments/export.py", "--gin_file=gin/demo/rgb.gin", "--gin_bindings=DATA_DIR = '{tmp}/no_records'",
+          "--gin_bindings=NUM_CLASSES = 2", "--workdir={tmp}/run"], "has no dataset.json"),
+        (["experiments/predict.py", "{video}", "--export_dir={tmp}"], "is not an export of this project"),
+        (["experiments/fuse.py", "--workdir={tmp}/fusion", "--gin_bindings=fuse.score_files = ['{tmp}/a.npz']",
+          "--gin_bindings=fuse.weights = [1.0]"], "a.npz"),
+    ],
+)
+def test_expected_failures_print_one_error_line(tmp_path, args, message):
+    video = tmp_path / "video.avi"
+    _write_video(video, 0)
+    args = [a.format(tmp=tmp_path, video=video) for a in args]
+    result = subprocess.run([sys.executable, *args], cwd=_REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and message.format(tmp=tmp_path) in errors[0], result.stderr[-3000:]
