@@ -160,12 +160,12 @@ def export(
       dataset_info: stands in for ``dataset.json`` (CIFAR-100).
       model_fn: the gin-configured builder used for training.
       backbone: backbone name (selects the input normalisation).
-      modality: ``"rgb"``, ``"flow"`` or ``"flow_mc"``.
+      modality: ``"rgb"``, ``"flow"`` or ``"flow_mc"``, or a tuple of them (two-stream models).
       checkpoint: ``"last"`` (what evaluate reads by default), ``"best"`` or a weights file.
       export_dir: output folder.
       overwrite: replace an existing non-empty ``export_dir``.
       num_segments: K a client should sample per video (paper: 25).
-      new_length: frames per snippet; ``None`` for 1 (RGB) or 5 (flow).
+      new_length: frames per snippet; ``None`` for 1 (RGB) or 5 (flow), per modality for a tuple.
       test_crops: 1 (centre) or 10 views per video at serving time.
 
     Returns:
@@ -180,16 +180,18 @@ def export(
     model = model_fn()
     check_num_classes(model, info)
     load_weights(model, weights_path(workdir, checkpoint))
-    input_shape = (model.input if not isinstance(model.input, dict) else next(iter(model.input.values()))).shape
+    inputs = model.input if isinstance(model.input, dict) else {modality: model.input}
+    several = not isinstance(modality, str)
     return export_saved_model(
         model,
         export_dir or os.path.join(workdir, "export"),
         {
             "backbone": backbone,
-            "modality": modality,
-            "input_size": int(input_shape[2]),
-            "channels": int(input_shape[-1]),
-            "new_length": new_length or (1 if modality == "rgb" else 5),
+            "modality": modality if isinstance(modality, str) else list(modality),
+            "input_size": int(next(iter(inputs.values())).shape[2]),
+            "channels": {name: int(tensor.shape[-1]) for name, tensor in inputs.items()} if several
+            else int(inputs[modality].shape[-1]),
+            "new_length": new_length if several else new_length or (1 if modality == "rgb" else 5),
             "num_segments": num_segments,
             "test_crops": test_crops,
             "multi_label": bool(info.get("multi_label", False)),

@@ -32,13 +32,27 @@ from iastp_tf.data.prepare.flow import FlowEstimator, to_grey
 from iastp_tf.evaluation.export import load_export_metadata
 
 _FLOW_MODALITIES = ("flow", "flow_mc")
+_DEFAULT_NEW_LENGTH = {"rgb": 1, "flow": 5, "flow_mc": 5}  # as make_dataset's new_length=None
+
+
+def _new_lengths(metadata) -> dict:
+    """``{modality: L}`` of an exported stream (one modality, or several for a two-stream model)."""
+    modality, new_length = metadata["modality"], metadata["new_length"]
+    modalities = [modality] if isinstance(modality, str) else list(modality)
+    return {m: new_length or _DEFAULT_NEW_LENGTH[m] for m in modalities}
 
 
 def flow_fields_read(num_frames, metadata) -> list[int]:
-    """The flow fields (t: frame t -> t+1) that the test views (TSN segments) of a ``num_frames``-frame video read."""
-    num_fields = num_frames - 1
-    starts = sampling.segment_offsets(num_fields, metadata["num_segments"], metadata["new_length"])  # [K]
-    indices = snippets.snippet_indices(starts, metadata["new_length"], num_fields)  # [K, L]
+    """The flow fields (t: frame t -> t+1) that the test views (TSN segments) of a ``num_frames``-frame video read.
+
+    As the input pipeline samples: snippet starts over the T-1 fields (the
+    shorter modality) with room for the longest snippet; each flow snippet
+    reads L fields from its start.
+    """
+    num_fields, new_lengths = num_frames - 1, _new_lengths(metadata)
+    starts = sampling.segment_offsets(num_fields, metadata["num_segments"], max(new_lengths.values()))  # [K]
+    flow_length = max(length for m, length in new_lengths.items() if m in _FLOW_MODALITIES)
+    indices = snippets.snippet_indices(starts, flow_length, num_fields)  # [K, L]
     return sorted(set(indices.numpy().ravel().tolist()))
 
 
@@ -143,11 +157,15 @@ def video_record(frames, frame_rate, preparation, flow_fields=(), compensated=Fa
 
 
 def stream_views(serialized, metadata):
-    """float32 ``[V, K, S, S, C]``: the test views of one exported stream for a serialized record."""
+    """float32 ``[V, K, S, S, C]``: the test views of one exported stream for a serialized record.
+
+    A dict ``{modality: [V, K, S, S, C]}`` for a two-stream model (attention fusion, Table 11).
+    """
+    modality = metadata["modality"]
     return pipeline.views_of_record(
         serialized,
         num_classes=len(metadata["class_names"]),
-        modality=metadata["modality"],
+        modality=modality if isinstance(modality, str) else tuple(modality),
         backbone=metadata["backbone"],
         num_segments=metadata["num_segments"],
         new_length=metadata["new_length"],
@@ -174,10 +192,11 @@ def served_views(video_path, metadatas, progress=True):
         if geometry not in decoded:
             decoded[geometry] = read_frames(video_path, preparation)
         frames, frame_rate = decoded[geometry]
-        fields, compensated = [], metadata["modality"] == "flow_mc"
-        if metadata["modality"] in _FLOW_MODALITIES:
+        modalities = _new_lengths(metadata)
+        fields, compensated = [], "flow_mc" in modalities
+        if any(m in _FLOW_MODALITIES for m in modalities):
             if len(frames) < 2:
-                raise ValueError(f"video {video_path} has 1 frame; the {metadata['modality']} stream needs 2 or more")
+                raise ValueError(f"video {video_path} has 1 frame; a {'+'.join(modalities)} stream needs 2 or more")
             fields = flow_fields_read(len(frames), metadata)
         key = json.dumps([preparation, fields, compensated], sort_keys=True)
         if key not in prepared:
@@ -193,8 +212,9 @@ def _check_exports(export_dirs, metadatas):
             raise ValueError(
                 f"export {export_dir} records no preparation (made by an older version); export the run again"
             )
-        if metadata["modality"] in _FLOW_MODALITIES and metadata["preparation"]["flow"]["method"] == "none":
-            raise ValueError(f"export {export_dir} is a {metadata['modality']} stream but its records have no flow")
+        flow = [m for m in _new_lengths(metadata) if m in _FLOW_MODALITIES]
+        if flow and metadata["preparation"]["flow"]["method"] == "none":
+            raise ValueError(f"export {export_dir} reads {flow[0]} but its records were prepared without flow")
     if any(m["class_names"] != metadatas[0]["class_names"] for m in metadatas):
         raise ValueError(f"the exported streams {list(export_dirs)} must have the same class names")
 

@@ -93,11 +93,11 @@ def test_a_failed_export_leaves_the_previous_one_whole(tmp_path, monkeypatch):
     assert sorted(os.listdir(tmp_path)) == ["export"]  # a first export that fails leaves nothing
 
 
-def _trained_workdir(tmp_path, class_names):
+def _trained_workdir(tmp_path, class_names, model_fn=_tiny_model):
     """A workdir with last weights and a run.json naming ``class_names``."""
     workdir = tmp_path / "run"
     workdir.mkdir()
-    model = _tiny_model()
+    model = model_fn()
     runs.save_weights(model, str(workdir / runs.LAST_WEIGHTS))
     runs.write_run_info(str(workdir), {"class_names": list(class_names)})
     return str(workdir), model
@@ -139,3 +139,15 @@ def test_export_records_the_preparation_and_serves_the_trained_weights(tmp_path)
     reloaded = tf.saved_model.load(export_dir)
     served = reloaded.serve(tf.constant(clips)).numpy()
     np.testing.assert_allclose(served, model(clips, training=False).numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_a_two_stream_export_records_each_modality(tmp_path):
+    def fusion_model():
+        return build_attention_fusion_model("tiny", num_classes=2, input_size=32, num_scales=2)
+
+    workdir, _ = _trained_workdir(tmp_path, ["walk", "run"], fusion_model)
+    data_dir = _data_dir(tmp_path, ["walk", "run"])
+    metadata = load_export_metadata(export(workdir=workdir, data_dir=data_dir, model_fn=fusion_model,
+                                           backbone="tiny", modality=("rgb", "flow")))
+    assert metadata["modality"] == ["rgb", "flow"] and metadata["channels"] == {"rgb": 3, "flow": 10}
+    assert metadata["new_length"] is None and metadata["input_size"] == 32  # None: 1 RGB, 5 flow, as make_dataset

@@ -19,9 +19,10 @@ from iastp_tf.data.pipeline import make_dataset
 from iastp_tf.data.prepare import runner, splits, toy
 from iastp_tf.evaluation import export as export_lib
 from iastp_tf.evaluation import predict as predict_lib
+from iastp_tf.models.fusion import build_attention_fusion_model
 
 NUM_SEGMENTS = 2
-INPUT_SIZE = 24
+INPUT_SIZE = 32  # a multiple of 16 for the tiny backbone
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +56,7 @@ def prepared(request, toy_dir, tmp_path_factory):
 
 def _metadata(info, modality, test_crops=1):
     """Export metadata as ``export.export`` writes it for a tiny stream."""
-    new_length = 1 if modality == "rgb" else 5
+    new_length = None if isinstance(modality, tuple) else 1 if modality == "rgb" else 5
     return {
         "backbone": "tiny", "modality": modality, "input_size": INPUT_SIZE, "new_length": new_length,
         "num_segments": NUM_SEGMENTS, "test_crops": test_crops, "class_names": info["class_names"],
@@ -63,7 +64,9 @@ def _metadata(info, modality, test_crops=1):
     }
 
 
-@pytest.mark.parametrize("modality,test_crops", [("rgb", 1), ("rgb", 10), ("flow", 1), ("flow_mc", 1)])
+@pytest.mark.parametrize(
+    "modality,test_crops", [("rgb", 1), ("rgb", 10), ("flow", 1), ("flow_mc", 1), (("rgb", "flow"), 1)]
+)
 def test_served_frames_equal_the_pipelines_test_frames(prepared, modality, test_crops):
     data_dir, info, videos = prepared
     if modality == "flow_mc" and not info["flow"]["compensated"]:
@@ -75,15 +78,20 @@ def test_served_frames_equal_the_pipelines_test_frames(prepared, modality, test_
         (served,) = predict_lib.served_views(
             videos[media_ids[0].numpy().decode()], [_metadata(info, modality, test_crops)], progress=False
         )
-        assert served.shape == frames.shape[1:]
-        np.testing.assert_array_equal(served.numpy(), frames[0].numpy())
+        if isinstance(modality, tuple):  # a two-stream model's input: {modality: [V, K, S, S, C]}
+            assert sorted(served) == sorted(frames) == sorted(modality)
+            for name in modality:
+                np.testing.assert_array_equal(served[name].numpy(), frames[name][0].numpy())
+        else:
+            assert served.shape == frames.shape[1:]
+            np.testing.assert_array_equal(served.numpy(), frames[0].numpy())
         checked += 1
     assert checked == len(videos) == 2
 
 
 def test_flow_is_computed_only_for_the_fields_the_test_views_read():
     # 24 frames -> 23 fields; K = 2 snippets of 5 fields start at the segment middles.
-    metadata = {"num_segments": 2, "new_length": 5}
+    metadata = {"modality": "flow", "num_segments": 2, "new_length": 5}
     span = 23 - 5 + 1
     starts = [int(span / 2 / 2 + span / 2 * k) for k in range(2)]  # TSN test offsets
     expected = sorted({s + i for s in starts for i in range(5)})
@@ -116,3 +124,17 @@ def test_served_record_stores_the_recorded_frame_size(prepared):
         if context[features.MEDIA_ID].bytes_list.value[0].decode() == media_id:
             assert frames.shape[1:3] == (context[features.HEIGHT].int64_list.value[0],
                                          context[features.WIDTH].int64_list.value[0])
+
+
+def test_predict_serves_a_two_stream_model_as_evaluation_scores_it(prepared, tmp_path):
+    data_dir, info, videos = prepared
+    model = build_attention_fusion_model("tiny", num_classes=2, input_size=INPUT_SIZE, num_scales=2)
+    export_dir = export_lib.export_saved_model(model, str(tmp_path / "export"), _metadata(info, ("rgb", "flow")))
+    dataset = make_dataset(data_dir, "test", modality=("rgb", "flow"), backbone="tiny", batch_size=1,
+                           training=False, num_segments=NUM_SEGMENTS, input_size=INPUT_SIZE)
+    frames, _, media_ids = next(iter(dataset))
+    logits = model({name: value[0] for name, value in frames.items()}, training=False).numpy().mean(axis=0)  # [N]
+    expected = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
+    top = predict_lib.predict(videos[media_ids[0].numpy().decode()], export_dirs=[export_dir], progress=False)
+    assert [entry["probability"] for entry in top] == pytest.approx(sorted(expected, reverse=True), abs=1e-5)
+    assert [entry["class"] for entry in top] == [info["class_names"][i] for i in np.argsort(-expected)]
