@@ -31,6 +31,8 @@ from iastp_tf.data.prepare.records import DEFAULT_JPEG_QUALITY
 from iastp_tf.runs import RUN_JSON, check_class_names, check_num_classes, load_weights, read_run_info, weights_path
 
 EXPORT_METADATA = "iastp_tf_export.json"
+# Frames per snippet when new_length is None, as make_dataset reads them.
+DEFAULT_NEW_LENGTH = {"rgb": 1, "flow": 5, "flow_mc": 5}
 
 
 def frame_specs(model):
@@ -191,7 +193,7 @@ def export(
             "input_size": int(next(iter(inputs.values())).shape[2]),
             "channels": {name: int(tensor.shape[-1]) for name, tensor in inputs.items()} if several
             else int(inputs[modality].shape[-1]),
-            "new_length": new_length if several else new_length or (1 if modality == "rgb" else 5),
+            "new_length": new_length if several else new_length or DEFAULT_NEW_LENGTH[modality],
             "num_segments": num_segments,
             "test_crops": test_crops,
             "multi_label": bool(info.get("multi_label", False)),

@@ -29,17 +29,16 @@ from absl import logging
 from iastp_tf.data import pipeline, sampling, snippets
 from iastp_tf.data.prepare import compensation, records, video
 from iastp_tf.data.prepare.flow import FlowEstimator, to_grey
-from iastp_tf.evaluation.export import load_export_metadata
+from iastp_tf.evaluation.export import DEFAULT_NEW_LENGTH, load_export_metadata
 
 _FLOW_MODALITIES = ("flow", "flow_mc")
-_DEFAULT_NEW_LENGTH = {"rgb": 1, "flow": 5, "flow_mc": 5}  # as make_dataset's new_length=None
 
 
 def _new_lengths(metadata) -> dict:
     """``{modality: L}`` of an exported stream (one modality, or several for a two-stream model)."""
     modality, new_length = metadata["modality"], metadata["new_length"]
     modalities = [modality] if isinstance(modality, str) else list(modality)
-    return {m: new_length or _DEFAULT_NEW_LENGTH[m] for m in modalities}
+    return {m: new_length or DEFAULT_NEW_LENGTH[m] for m in modalities}
 
 
 def flow_fields_read(num_frames, metadata) -> list[int]:
