@@ -10,14 +10,19 @@ gin file cannot silently disagree with it. Gin ``include`` paths resolve from
 the repository root as well as the current directory.
 """
 
+import logging
 import os
 import sys
 import tokenize
 
-import gin
-from absl import app, flags
+# TensorFlow's C++ INFO lines (device probes) stay out of the output; set before TensorFlow loads.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 
-import iastp_tf.configurables  # noqa: F401  registers what gin files name
+import gin  # noqa: E402
+from absl import app, flags  # noqa: E402
+from absl import logging as absl_logging  # noqa: E402
+
+import iastp_tf.configurables  # noqa: E402,F401  registers what gin files name
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -74,5 +79,18 @@ def guarded(main):
 
 
 def run(main) -> None:
-    """``absl.app.run(main)`` with expected failures reported in one line (see :func:`guarded`)."""
+    """``absl.app.run(main)`` with expected failures reported in one line (see :func:`guarded`).
+
+    TensorFlow's own INFO messages (the checkpoint saver's) and gin's file
+    search lines (the error line says it) are dropped; the programs' progress,
+    logged with absl at INFO, stays.
+    """
+    absl_logging.get_absl_handler().addFilter(_library_noise)
     app.run(guarded(main))
+
+
+def _library_noise(record) -> bool:
+    """False (drop) for TensorFlow's INFO records and gin's config-file search records."""
+    if record.pathname.endswith(os.path.join("gin", "resource_reader.py")):
+        return False
+    return record.levelno >= logging.WARNING or f"{os.sep}tensorflow{os.sep}" not in record.pathname

@@ -18,6 +18,7 @@ training writes a workdir, evaluation, export, prediction and analysis read it.
 """
 
 import ast
+import inspect
 import json
 import os
 
@@ -189,6 +190,32 @@ def check_same_model(workdir, config_str, model_fn_name) -> None:
             f"workdir {workdir!r} holds a run of another model ({'; '.join(differing)}); "
             "use a new --workdir, or the run's own configuration"
         )
+
+
+def gin_name(fn) -> str:
+    """The configurable name of a gin-configured function (its ``__name__``)."""
+    return getattr(fn, "__name__", type(fn).__name__)
+
+
+def build_model(model_fn, dataset_info) -> keras.Model:
+    """``model_fn()``, with ``num_classes`` from ``dataset.json`` unless it is already set.
+
+    ``num_classes`` is passed when ``model_fn`` takes it and gin binds it to
+    nothing or ``None`` (``NUM_CLASSES = None`` in ``gin/base.gin``).
+
+    Raises:
+      ValueError: the model's class count, or a ``multi_label`` bound in gin,
+        disagrees with ``dataset_info``.
+    """
+    bound = configurable_bindings(parse_bindings(gin.config_str()), gin_name(model_fn))
+    check_multi_label(bound.get("multi_label"), dataset_info)
+    takes_num_classes = "num_classes" in inspect.signature(model_fn).parameters
+    if takes_num_classes and bound.get("num_classes") is None:
+        model = model_fn(num_classes=dataset_info["num_classes"])
+    else:
+        model = model_fn()
+    check_num_classes(model, dataset_info)
+    return model
 
 
 def check_num_classes(model, dataset_info) -> None:

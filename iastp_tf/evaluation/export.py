@@ -23,12 +23,11 @@ import tempfile
 
 import gin
 import tensorflow as tf
-from absl import logging
 
 from iastp_tf.data import features
 from iastp_tf.data.dataset_info import read_dataset_info
 from iastp_tf.data.prepare.records import DEFAULT_JPEG_QUALITY
-from iastp_tf.runs import RUN_JSON, check_class_names, check_num_classes, load_weights, read_run_info, weights_path
+from iastp_tf.runs import build_model, check_class_names, load_weights, read_run_info, weights_path
 
 EXPORT_METADATA = "iastp_tf_export.json"
 # Frames per snippet when new_length is None, as make_dataset reads them.
@@ -130,14 +129,6 @@ def load_export_metadata(export_dir) -> dict:
         return json.load(f)
 
 
-def _check_trained_on(workdir, dataset_info, data_dir) -> None:
-    """The run's class names must be ``data_dir``'s (a run without ``run.json`` is only warned about)."""
-    if not os.path.exists(os.path.join(workdir, RUN_JSON)):
-        logging.warning("workdir %s has no %s: the class names of %s are not checked", workdir, RUN_JSON, data_dir)
-        return
-    check_class_names(read_run_info(workdir), dataset_info, data_dir)
-
-
 @gin.configurable
 def export(
     workdir=gin.REQUIRED,
@@ -178,9 +169,8 @@ def export(
         match it, the weights are missing, or ``export_dir`` is taken.
     """
     info = read_dataset_info(data_dir, dataset_info)
-    _check_trained_on(workdir, info, data_dir)
-    model = model_fn()
-    check_num_classes(model, info)
+    check_class_names(read_run_info(workdir), info, data_dir)
+    model = build_model(model_fn, info)
     load_weights(model, weights_path(workdir, checkpoint))
     inputs = model.input if isinstance(model.input, dict) else {modality: model.input}
     several = not isinstance(modality, str)

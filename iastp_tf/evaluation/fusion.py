@@ -26,8 +26,7 @@ DEFAULT_WEIGHT_GRID = tuple(np.round(np.arange(0.0, 3.01, 0.25), 2))
 def _normalize(scores, normalization):
     if normalization == "none":
         return scores
-    shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
+    return metrics.softmax(scores, axis=1)
 
 
 def align(score_sets) -> list[VideoScores]:

@@ -16,6 +16,13 @@ score: logits or probabilities); ``multi_hot`` ``{0, 1}`` ``[V, N]``.
 import numpy as np
 
 
+def softmax(scores, axis=-1) -> np.ndarray:
+    """Softmax of logits along ``axis`` (``[V, N]`` -> probabilities ``[V, N]``), shifted by the max for stability."""
+    scores = np.asarray(scores, np.float64)
+    shifted = np.exp(scores - scores.max(axis=axis, keepdims=True))
+    return shifted / shifted.sum(axis=axis, keepdims=True)
+
+
 def _check_scores(labels, scores):
     labels = np.asarray(labels)
     scores = np.asarray(scores)

@@ -30,6 +30,7 @@ from iastp_tf.data import pipeline, sampling, snippets
 from iastp_tf.data.prepare import compensation, records, video
 from iastp_tf.data.prepare.flow import FlowEstimator, to_grey
 from iastp_tf.evaluation.export import DEFAULT_NEW_LENGTH, load_export_metadata
+from iastp_tf.evaluation.metrics import softmax
 
 _FLOW_MODALITIES = ("flow", "flow_mc")
 
@@ -216,11 +217,6 @@ def _check_exports(export_dirs, metadatas):
             raise ValueError(f"export {export_dir} reads {flow[0]} but its records were prepared without flow")
     if any(m["class_names"] != metadatas[0]["class_names"] for m in metadatas):
         raise ValueError(f"the exported streams {list(export_dirs)} must have the same class names")
-
-
-def softmax(logits):
-    shifted = np.exp(logits - logits.max())
-    return shifted / shifted.sum()
 
 
 @gin.configurable

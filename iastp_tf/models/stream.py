@@ -92,9 +92,8 @@ def build_stream_model(
         attention (TSN consensus).
       attention: ``"pyramid"``, ``"conv1x1"`` (Table 5) or ``"none"`` (TSN).
       multi_label: the logits are meant for per-class sigmoids (Charades).
-        The logits are the same either way; the flag is recorded as
-        ``model.multi_label`` for callers (training reads it from the
-        records' ``dataset.json``).
+        The logits are the same either way; training follows the records'
+        ``dataset.json`` and refuses a bound value that disagrees with it.
       dropout: rate before the classifier; ``None`` for the paper's 0.5 (RGB)
         or 0.7 (flow).
       weights: backbone weights: ``None``, ``"imagenet"`` or a path.
@@ -139,6 +138,4 @@ def build_stream_model(
         per_frame = classifier(dropout_layer(net.head(taps[-1])))  # [B·K, N]
         logits = FrameMean(name="consensus")(SplitFrames(name="split_frames")(per_frame, frames))
     name = f"{backbone}_{modality}_{attention if use_attention else 'tsn'}{num_scales if use_attention else ''}"
-    model = keras.Model(frames, logits, name=name)
-    model.multi_label = bool(multi_label)
-    return model
+    return keras.Model(frames, logits, name=name)

@@ -18,10 +18,18 @@ from batch 0. This loop uses one code path for every strategy:
   written, so a killed run restarted with the same workdir continues at the
   last interval boundary; with the iterator checkpointed and deterministic
   input it ends with the same weights as an uninterrupted run;
-* logs per interval: a progress bar, ``train_log.csv``, TensorBoard scalars
-  under ``tensorboard/``, ``last.weights.h5`` and, when a validation function
-  is given, ``best.weights.h5`` (highest validation headline metric; without
-  validation, lowest training loss).
+* a corrupt newest checkpoint (a run killed while writing it, a truncated
+  copy) is reported with a warning naming it, and the previous one is
+  restored instead;
+* training stops at the first non-finite loss with ``FloatingPointError``
+  naming the step and the last good checkpoint, before anything is saved;
+* logs per interval: one log line (global step, ETA, the classification
+  loss, each added loss, weight decay, accuracy), ``train_log.csv``,
+  TensorBoard scalars under ``tensorboard/``, ``last.weights.h5`` and
+  ``best.weights.h5`` (highest validation headline metric; without
+  validation, lowest classification loss: the added losses keep falling
+  long after the classifier has stopped improving), both written atomically.
+  On a terminal the global step and ETA are also shown step by step.
 
 Under ``MultiWorkerMirroredStrategy`` every worker runs the loop and saves
 (saving is collective); only the chief writes the workdir, the others write
@@ -29,18 +37,20 @@ to scratch folders (:func:`iastp_tf.training.strategy.worker_dir`).
 """
 
 import csv
+import datetime
+import math
 import os
+import sys
 import time
 
 import keras
 import numpy as np
 import tensorflow as tf
+from absl import logging
 
+from iastp_tf import runs
 from iastp_tf.training import optimizer as optimizer_lib
 from iastp_tf.training import strategy as strategy_lib
-
-LAST_WEIGHTS = "last.weights.h5"
-BEST_WEIGHTS = "best.weights.h5"
 
 
 def _accuracy_counts(labels, logits, multi_label):
@@ -120,6 +130,62 @@ class _IntervalLog:
         return logs
 
 
+class _Progress:
+    """Global step and ETA: rewritten in place on a terminal, silent otherwise (intervals are logged)."""
+
+    def __init__(self, first_step, total_steps, stream=None):
+        self.stream = stream or sys.stdout
+        self.live = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.first_step, self.total_steps = first_step, total_steps
+        self.start = None
+
+    def describe(self, step) -> str:
+        """``"step 120/400 (30%), ETA 0:01:27"``; the rate is measured from the first step done here."""
+        now = time.time()
+        if self.start is None:  # the first step includes tracing; time from its end
+            self.start, self.first_step = now, step
+            return f"step {step}/{self.total_steps}"
+        done = step - self.first_step
+        eta = (self.total_steps - step) * (now - self.start) / done if done else math.nan
+        eta_text = str(datetime.timedelta(seconds=round(eta))) if math.isfinite(eta) else "?"
+        return f"step {step}/{self.total_steps} ({100 * step // self.total_steps}%), ETA {eta_text}"
+
+    def update(self, step, loss):
+        text = self.describe(step)
+        if self.live:
+            self.stream.write(f"\r{text}, loss {loss:.4f}   ")
+            self.stream.flush()
+        return text
+
+    def end_interval(self):
+        if self.live:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _restore(checkpoint, manager) -> str | None:
+    """Restores the newest intact checkpoint of ``manager``; returns its path, or None when there is none.
+
+    Raises:
+      ValueError: every checkpoint is corrupt (each is named).
+    """
+    for path in reversed(manager.checkpoints):
+        try:
+            checkpoint.restore(path).assert_existing_objects_matched()
+            return path
+        except (tf.errors.OpError, IndexError, ValueError, AssertionError) as error:
+            logging.warning(
+                "checkpoint %s is corrupt or incomplete (%s: %s); trying the previous one",
+                path, type(error).__name__, str(error).splitlines()[0] if str(error) else "",
+            )
+    if manager.checkpoints:
+        raise ValueError(
+            f"no intact checkpoint in {manager.directory} (tried {', '.join(manager.checkpoints)}); "
+            "delete the folder to train from the start"
+        )
+    return None
+
+
 def _learning_rate(optimizer):
     rate = optimizer.learning_rate
     return float(rate.numpy() if hasattr(rate, "numpy") else rate)
@@ -138,6 +204,7 @@ def run_training(
     jit_compile=False,
     checkpoint_input=False,
     validation_fn=None,
+    on_restored=None,
     callbacks=(),
     verbose=1,
 ) -> dict:
@@ -161,13 +228,21 @@ def run_training(
         the checkpoint then holds the pipeline's buffers, which can be large).
       validation_fn: ``None`` or ``f(model) -> dict`` with a ``"headline"``
         entry (larger is better), called after each interval.
+      on_restored: ``None`` or ``f()``, called once the checkpoint (if any) is
+        restored and before the first step (training writes the run's
+        configuration there, so a failed restore leaves the workdir as it was).
       callbacks: ``keras.callbacks.Callback``s; ``on_train_batch_end(step,
         logs)`` and ``on_epoch_end(interval, logs)`` are called (an interval
         plays the role of an epoch).
-      verbose: 1 shows a progress bar per interval, 0 is silent.
+      verbose: 1 shows the global step and ETA (live on a terminal) and logs
+        each interval; 0 is silent.
 
     Returns:
       The logs of the last interval (empty if nothing was left to train).
+
+    Raises:
+      FloatingPointError: a step's loss was NaN or infinite; nothing of that
+        interval was saved.
     """
     if checkpoint_every <= 0 or total_steps <= 0:
         raise ValueError(f"total_steps and checkpoint_every must be positive, got {total_steps}, {checkpoint_every}")
@@ -186,11 +261,12 @@ def run_training(
     if checkpoint_input:
         tracked["data"] = iterator
     checkpoint = tf.train.Checkpoint(**tracked)
-    manager = tf.train.CheckpointManager(checkpoint, os.path.join(own_dir, "checkpoints"), max_to_keep=2)
-    if manager.latest_checkpoint:
-        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        if verbose:
-            print(f"Resuming from {manager.latest_checkpoint} at step {int(optimizer.iterations.numpy())}")
+    manager = tf.train.CheckpointManager(checkpoint, os.path.join(own_dir, runs.CHECKPOINTS), max_to_keep=2)
+    restored = _restore(checkpoint, manager)
+    if restored and verbose:
+        logging.info("resuming from %s at step %d", restored, int(optimizer.iterations.numpy()))
+    if on_restored is not None:
+        on_restored()
     train_step = make_train_step(model, optimizer, strategy, multi_label, weight_decay, jit_compile)
     callback_list = keras.callbacks.CallbackList(list(callbacks), model=model)
     writer = tf.summary.create_file_writer(os.path.join(own_dir, "tensorboard"))
@@ -200,39 +276,53 @@ def run_training(
     logs = {}
     callback_list.on_train_begin()
     step = int(optimizer.iterations.numpy())
+    last_good = restored
+    progress = _Progress(step, total_steps)
     while step < total_steps:
         interval = step // checkpoint_every
         interval_end = min((interval + 1) * checkpoint_every, total_steps)
         callback_list.on_epoch_begin(interval)
-        progress = keras.utils.Progbar(interval_end - step, verbose=verbose if chief else 0)
         log = _IntervalLog()
         start = time.time()
         while step < interval_end:
             result = train_step(iterator)
+            step_logs = {name: float(result[name]) for name in ("loss", "cross_entropy")}
+            if not math.isfinite(step_logs["loss"]):
+                progress.end_interval()
+                raise FloatingPointError(
+                    f"the loss is {step_logs['loss']} at step {step + 1} (cross-entropy "
+                    f"{step_logs['cross_entropy']}); last good checkpoint: "
+                    f"{last_good or 'none (no checkpoint was written yet)'}. Lower the learning rate "
+                    "(learning_rate_schedule.initial_learning_rate) and run again"
+                )
             log.add(result)
             step += 1
-            step_logs = {name: float(result[name]) for name in ("loss", "cross_entropy")}
             callback_list.on_train_batch_end(step - 1, step_logs)
-            progress.add(1, list(step_logs.items()))
+            if verbose and chief:
+                position = progress.update(step, step_logs["loss"])
         logs = {"step": step, **log.means(), "learning_rate": _learning_rate(optimizer)}
         logs["steps_per_second"] = log.steps / max(time.time() - start, 1e-9)
-        for metric in model.metrics:  # e.g. the attention layer's loss trackers
+        for metric in model.metrics:  # the attention layer's loss trackers: each added loss
             logs[metric.name] = float(metric.result())
         if validation_fn is not None:
             logs.update({f"val_{name}": value for name, value in validation_fn(model).items()})
         for metric in model.metrics:  # after validation, whose calls update them too
             metric.reset_state()
-        headline = logs["val_headline"] if validation_fn is not None else -logs["loss"]
-        manager.save(checkpoint_number=step)
-        model.save_weights(os.path.join(own_dir, LAST_WEIGHTS))
+        headline = logs["val_headline"] if validation_fn is not None else -logs["cross_entropy"]
+        last_good = manager.save(checkpoint_number=step)
+        runs.save_weights(model, os.path.join(own_dir, runs.LAST_WEIGHTS))
         if chief:
             if headline > best:
                 best = headline
-                model.save_weights(os.path.join(own_dir, BEST_WEIGHTS))
+                runs.save_weights(model, os.path.join(own_dir, runs.BEST_WEIGHTS))
                 with open(best_path, "w") as f:
                     f.write(repr(best))
             _append_csv(os.path.join(own_dir, "train_log.csv"), logs)
             _write_scalars(writer, logs, step)
+            if verbose:
+                progress.end_interval()
+                shown = {name: value for name, value in logs.items() if name not in ("step", "steps_per_second")}
+                logging.info("%s: %s", position, ", ".join(f"{name} {value:.4g}" for name, value in shown.items()))
         callback_list.on_epoch_end(interval, logs)
     callback_list.on_train_end(logs)
     return logs

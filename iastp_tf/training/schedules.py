@@ -10,42 +10,15 @@
 
 The rate of update ``n`` (0-based, ``optimizer.iterations`` before the update)
 is ``initial · factor^(number of boundaries ≤ n)``: at iteration 4000 the
-spatial preset is already 1e-4.
+spatial preset is already 1e-4. The schedule is Keras's
+``PiecewiseConstantDecay``, whose value changes after ``step > boundary``:
+its boundaries are the paper's minus one.
 """
 
 import dataclasses
-import math
 
 import gin
 import keras
-from keras import ops
-
-
-@keras.saving.register_keras_serializable(package="iastp_tf")
-class StepDecay(keras.optimizers.schedules.LearningRateSchedule):
-    """``initial_learning_rate · decay_factor^(#{b in boundaries : b ≤ step})``."""
-
-    def __init__(self, initial_learning_rate, boundaries, decay_factor=0.1):
-        if list(boundaries) != sorted(boundaries):
-            raise ValueError(f"boundaries must be increasing, got {boundaries}")
-        self.initial_learning_rate = float(initial_learning_rate)
-        self.boundaries = [int(b) for b in boundaries]
-        self.decay_factor = float(decay_factor)
-
-    def __call__(self, step):
-        step = ops.cast(step, "float32")
-        passed = sum(
-            (ops.cast(step >= boundary, "float32") for boundary in self.boundaries),
-            ops.zeros((), "float32"),
-        )
-        return self.initial_learning_rate * ops.power(self.decay_factor, passed)
-
-    def get_config(self):
-        return {
-            "initial_learning_rate": self.initial_learning_rate,
-            "boundaries": self.boundaries,
-            "decay_factor": self.decay_factor,
-        }
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,10 +39,14 @@ PRESETS = {
 
 
 def steps_per_epoch(num_videos, global_batch_size) -> int:
-    """Iterations in one pass over ``num_videos`` (the last partial batch counts)."""
+    """Iterations in one pass over ``num_videos``: training input drops the last partial batch."""
     if num_videos <= 0 or global_batch_size <= 0:
         raise ValueError(f"num_videos and global_batch_size must be positive, got {num_videos}, {global_batch_size}")
-    return math.ceil(num_videos / global_batch_size)
+    if num_videos < global_batch_size:
+        raise ValueError(
+            f"global_batch_size {global_batch_size} exceeds the {num_videos} videos (no full batch per epoch)"
+        )
+    return num_videos // global_batch_size
 
 
 @gin.configurable
@@ -81,7 +58,7 @@ def learning_rate_schedule(
     total=None,
     unit=None,
     decay_factor=0.1,
-) -> tuple[StepDecay, int]:
+) -> tuple[keras.optimizers.schedules.PiecewiseConstantDecay, int]:
     """A paper preset, optionally overridden, as ``(schedule, total_iterations)``.
 
     Args:
@@ -106,7 +83,10 @@ def learning_rate_schedule(
         if not steps_per_epoch:
             raise ValueError(f"steps_per_epoch is required for the epoch-based preset {preset!r}")
         scale = steps_per_epoch
-    schedule = StepDecay(
-        chosen.initial_learning_rate, [b * scale for b in chosen.boundaries], decay_factor
-    )
+    boundaries = [b * scale for b in chosen.boundaries]
+    if boundaries != sorted(boundaries) or (boundaries and boundaries[0] < 1):
+        raise ValueError(f"boundaries must be increasing and positive, got {list(chosen.boundaries)}")
+    values = [chosen.initial_learning_rate * decay_factor**i for i in range(len(boundaries) + 1)]
+    # Keras switches after step > boundary; the paper's rate switches at step == boundary.
+    schedule = keras.optimizers.schedules.PiecewiseConstantDecay([b - 1 for b in boundaries], values)
     return schedule, chosen.total * scale

@@ -1,24 +1,27 @@
-"""Reading what a training run trained from its operative config."""
+"""Reading what a training run trained from its run.json."""
+
+import json
 
 from iastp_tf.analysis.runs import find_records, find_runs
 
 
-def _run(folder, lines, weights=True, scores=False):
+def _run(folder, model_fn="build_stream_model", weights=True, scores=False, **settings):
     folder.mkdir(parents=True)
-    (folder / "operative_config.gin").write_text("\n".join(lines) + "\n")
+    info = {"model_fn": model_fn, "modality": "rgb", "attention": "pyramid", "num_scales": 3, "data_dir": None}
+    (folder / "run.json").write_text(json.dumps({**info, **settings}))
     if weights:
         (folder / "last.weights.h5").write_bytes(b"")
     if scores:
         (folder / "eval_test").mkdir()
         (folder / "eval_test" / "scores.npz").write_bytes(b"")
-        (folder / "eval_test" / "operative_config.gin").write_text("")  # not a run: no weights
+        (folder / "eval_test" / "operative_config.gin").write_text("")  # not a run: no run.json
 
 
 def test_find_runs_reads_the_stream_settings(tmp_path):
-    _run(tmp_path / "rgb", ["build_stream_model.num_scales = 2", "train.data_dir = '/data/toy'"], scores=True)
-    _run(tmp_path / "flat" / "flow", ["MODALITY = 'flow'", "build_stream_model.modality = %MODALITY",
-                                      "build_stream_model.attention = \"none\"", "train.data_dir = %DATA"])
-    _run(tmp_path / "unfinished", ["build_stream_model.num_scales = 1"], weights=False)
+    _run(tmp_path / "rgb", num_scales=2, data_dir="/data/toy", scores=True)
+    _run(tmp_path / "flat" / "flow", modality="flow", attention="none")
+    _run(tmp_path / "unfinished", num_scales=1, weights=False)
+    _run(tmp_path / "fusion", model_fn="build_attention_fusion_model")  # not one stream
     (tmp_path / "records").mkdir()
     (tmp_path / "records" / "dataset.json").write_text("{}")
 

@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+import shutil
 
 import gin
 import keras
@@ -80,3 +81,48 @@ def test_xla_and_mixed_precision_train(tmp_path, options):
     assert np.isfinite(logs["loss"]) and logs["step"] == 2
     if "mixed_precision" in options:
         assert keras.config.dtype_policy().name == "mixed_bfloat16"
+
+
+@pytest.fixture
+def trained_workdir(tmp_path):
+    """A 2-step run on 4 synthetic videos: ``(data_dir, workdir)``."""
+    data_dir = helpers.write_records(str(tmp_path), videos_per_class=1)
+    helpers.bind_tiny()
+    train(workdir=str(tmp_path / "run"), data_dir=data_dir, model_fn=build_stream_model, dataset_fn=make_dataset,
+          batch_size=4, total_steps=4, checkpoint_every=2, verbose=0)
+    return data_dir, str(tmp_path / "run")
+
+
+def _evaluate(data_dir, workdir, **kwargs):
+    return evaluate(workdir=workdir, data_dir=data_dir, model_fn=build_stream_model, dataset_fn=make_dataset, **kwargs)
+
+
+def test_evaluate_scores_the_final_weights_by_default(trained_workdir):
+    data_dir, workdir = trained_workdir
+    open(os.path.join(workdir, "best.weights.h5"), "wb").close()  # an unreadable best: must not be read
+    summary = _evaluate(data_dir, workdir)
+    assert summary["weights"] == os.path.join(workdir, "last.weights.h5")
+    with pytest.raises(ValueError, match="best.weights.h5"):  # "best" stays an option, and names a bad file
+        _evaluate(data_dir, workdir, checkpoint="best")
+
+
+def test_evaluate_refuses_non_finite_scores(trained_workdir):
+    data_dir, workdir = trained_workdir
+    model = build_stream_model()
+    model.set_weights([np.full_like(w, np.nan) for w in model.get_weights()])
+    model.save_weights(os.path.join(workdir, "last.weights.h5"))
+    with pytest.raises(ValueError, match="not finite"):
+        _evaluate(data_dir, workdir)
+    assert not os.path.exists(os.path.join(workdir, "eval_test", "summary.json"))
+
+
+def test_evaluate_refuses_records_with_other_class_names(trained_workdir, tmp_path):
+    data_dir, workdir = trained_workdir
+    other = str(tmp_path / "other")
+    shutil.copytree(data_dir, other)
+    info = json.loads(open(os.path.join(other, "dataset.json")).read())
+    info["class_names"] = info["class_names"][::-1]  # same count, other order
+    with open(os.path.join(other, "dataset.json"), "w") as f:
+        json.dump(info, f)
+    with pytest.raises(ValueError, match="class 0 is"):
+        _evaluate(other, workdir)

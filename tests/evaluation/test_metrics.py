@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from scipy import special
 from sklearn import metrics as sk
 
 from iastp_tf.evaluation import metrics
@@ -76,3 +77,9 @@ def test_bad_arguments_raise():
         metrics.top_k_accuracy([0, 1], [[0.1, 0.2]], k=1)
     with pytest.raises(ValueError, match="no positive"):
         metrics.charades_map(np.zeros((3, 2)), np.zeros((3, 2)))
+
+
+def test_softmax_equals_scipy_even_for_large_logits():
+    logits = np.array([[1000.0, 1001.0, 999.0], [-3.0, 0.5, 2.0]])
+    np.testing.assert_allclose(metrics.softmax(logits), special.softmax(logits, axis=1), rtol=1e-12)
+    np.testing.assert_allclose(metrics.softmax(logits[1]), special.softmax(logits[1]), rtol=1e-12)

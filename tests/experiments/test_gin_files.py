@@ -78,6 +78,8 @@ def test_gin_file_builds_its_model_and_input(gin_file, records, tmp_path):
     if gin_file == "gin/base.gin" or not _binds("train.model_fn"):
         assert gin.config_str()  # parsed; a file without a model (fusion, base) stops here
         return
+    if gin.query_parameter("%NUM_CLASSES") is None:  # None: training takes dataset.json's count
+        gin.parse_config("NUM_CLASSES = 3")
     model = gin.query_parameter("train.model_fn").scoped_configurable_fn()
     assert model.output_shape[-1] == gin.query_parameter("%NUM_CLASSES")
     dataset_fn = gin.query_parameter("train.dataset_fn").scoped_configurable_fn

@@ -37,7 +37,7 @@ def test_the_five_commands_on_a_folder_of_videos(tmp_path):
          "--noprogress")
     info = json.loads((data / "dataset.json").read_text())
     assert info["num_classes"] == 2 and info["tvl1"] is None
-    gin = ["--gin_file=gin/folder/flow.gin", f"--gin_bindings=DATA_DIR = '{data}'", "--gin_bindings=NUM_CLASSES = 2",
+    gin = ["--gin_file=gin/folder/flow.gin", f"--gin_bindings=DATA_DIR = '{data}'",
            "--gin_bindings=BACKBONE = 'tiny'", "--gin_bindings=WEIGHTS = None",
            "--gin_bindings=train.total_steps = 2", "--gin_bindings=train.batch_size = 2",
            "--gin_bindings=train.verbose = 0", "--gin_bindings=eval/make_dataset.num_segments = 4",

@@ -95,7 +95,9 @@ def test_confusion_difference_tool(tmp_path, score_files):
 
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):
-    """A workdir as training leaves it (operative config + weights) and its records."""
+    """A workdir as training leaves it (run.json + weights) and its records."""
+    from iastp_tf import runs as runs_lib
+    from iastp_tf.data.dataset_info import read_dataset_info
     from iastp_tf.data.prepare.synthetic import write_synthetic_dataset
     from iastp_tf.models import build_stream_model
 
@@ -105,17 +107,13 @@ def trained_run(tmp_path_factory):
     runs = []
     for scales in (1, 3):
         workdir = root / f"scales{scales}"
-        workdir.mkdir()
-        (workdir / "operative_config.gin").write_text(
-            "build_stream_model.backbone = 'tiny'\n"
-            "build_stream_model.num_classes = 3\n"
-            f"build_stream_model.num_scales = {scales}\n"
-            f"build_stream_model.input_size = {SIZE}\n"
-            "train/make_dataset.num_segments = 3\n"
-        )
-        build_stream_model("tiny", num_classes=3, num_scales=scales, input_size=SIZE).save_weights(
-            str(workdir / "last.weights.h5")
-        )
+        model_kwargs = dict(backbone="tiny", num_classes=3, num_scales=scales, input_size=SIZE,
+                            modality="rgb", attention="pyramid")
+        model = build_stream_model(**model_kwargs)
+        input_kwargs = dict(backbone="tiny", modality="rgb", input_size=SIZE, num_segments=3)
+        runs_lib.write_run_info(str(workdir), runs_lib.make_run_info(
+            model, read_dataset_info(data_dir), "build_stream_model", model_kwargs, input_kwargs, data_dir))
+        model.save_weights(str(workdir / "last.weights.h5"))
         runs.append(str(workdir))
     return data_dir, runs
 
