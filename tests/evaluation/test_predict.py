@@ -10,6 +10,7 @@ import glob
 import json
 import os
 
+import cv2
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -37,8 +38,9 @@ PREPARATIONS = {
     # Frames stretched to another aspect, Farneback flow ("tvl1": null in dataset.json), motion compensation.
     "resize_farneback": runner.PrepareOptions(flow="farneback", flow_compensation=True, resize=(40, 36),
                                               jpeg_quality=80),
-    # Aspect kept (dataset.json has no frame_size), TV-L1 with recorded settings.
-    "short_side_tvl1": runner.PrepareOptions(flow="tvl1", resize=None, short_side=30, tvl1_scales=2, tvl1_warps=2),
+    # Aspect kept (one frame size here, but no resize recorded), TV-L1 with recorded settings.
+    "short_side_tvl1": runner.PrepareOptions(flow="tvl1", flow_compensation=True, resize=None, short_side=30,
+                                             tvl1_scales=2, tvl1_warps=2),
 }
 
 
@@ -69,8 +71,6 @@ def _metadata(info, modality, test_crops=1):
 )
 def test_served_frames_equal_the_pipelines_test_frames(prepared, modality, test_crops):
     data_dir, info, videos = prepared
-    if modality == "flow_mc" and not info["flow"]["compensated"]:
-        pytest.skip("records without motion-compensated flow")
     dataset = make_dataset(data_dir, "test", modality=modality, backbone="tiny", batch_size=1, training=False,
                            num_segments=NUM_SEGMENTS, input_size=INPUT_SIZE, test_crops=test_crops)
     checked = 0
@@ -138,3 +138,15 @@ def test_predict_serves_a_two_stream_model_as_evaluation_scores_it(prepared, tmp
     top = predict_lib.predict(videos[media_ids[0].numpy().decode()], export_dirs=[export_dir], progress=False)
     assert [entry["probability"] for entry in top] == pytest.approx(sorted(expected, reverse=True), abs=1e-5)
     assert [entry["class"] for entry in top] == [info["class_names"][i] for i in np.argsort(-expected)]
+
+
+def test_a_one_frame_video_is_refused_by_a_flow_stream_but_served_to_rgb(prepared, tmp_path):
+    _, info, _ = prepared
+    path = str(tmp_path / "still.avi")
+    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (64, 48))
+    writer.write(np.full((48, 64, 3), 100, np.uint8))
+    writer.release()
+    (rgb,) = predict_lib.served_views(path, [_metadata(info, "rgb")], progress=False)
+    assert rgb.shape == (1, NUM_SEGMENTS, INPUT_SIZE, INPUT_SIZE, 3)
+    with pytest.raises(ValueError, match="still.avi has 1 frame; a flow stream needs 2 or more"):
+        list(predict_lib.served_views(path, [_metadata(info, "flow")], progress=False))
