@@ -32,6 +32,7 @@ BEST_WEIGHTS = "best.weights.h5"
 CHECKPOINTS = "checkpoints"
 CHECKPOINT_CHOICES = ("last", "best")
 _WEIGHTS_SUFFIX = ".weights.h5"
+_INITIALISATION_ONLY = ("weights",)  # builder arguments that do not change the model a checkpoint holds
 
 
 def weights_path(workdir, checkpoint="last") -> str:
@@ -127,9 +128,10 @@ def parse_bindings(config_str) -> dict:
             continue
         if not line[0].isspace() and " = " in line:
             key, value = line.split(" = ", 1)
-            entries[key.strip()] = value
-        elif key is not None:  # gin wraps long values onto indented lines
-            entries[key] += " " + line.strip()
+            key = key.strip()
+            entries[key] = value.strip().removesuffix("\\")
+        elif key is not None:  # gin wraps long values onto indented lines, after a backslash
+            entries[key] += " " + line.strip().removesuffix("\\")
 
     def literal(text):
         try:
@@ -172,7 +174,8 @@ def check_same_model(workdir, config_str, model_fn_name) -> None:
 
     Raises:
       ValueError: the saved ``operative_config.gin`` binds the builder
-        differently; the message names every differing binding.
+        differently (its initial ``weights`` aside: a resumed run does not read
+        them); the message names every differing binding.
     """
     path = os.path.join(workdir, OPERATIVE_CONFIG)
     if not os.path.exists(path):
@@ -182,7 +185,7 @@ def check_same_model(workdir, config_str, model_fn_name) -> None:
     current = configurable_bindings(parse_bindings(config_str), model_fn_name)
     differing = [
         f"{model_fn_name}.{name}: {saved.get(name, '<unset>')!r} in the workdir, {current.get(name, '<unset>')!r} now"
-        for name in sorted(set(saved) | set(current))
+        for name in sorted((set(saved) | set(current)) - set(_INITIALISATION_ONLY))
         if saved.get(name) != current.get(name)
     ]
     if differing:

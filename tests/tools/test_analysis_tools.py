@@ -5,6 +5,7 @@ match the score files or the model.
 """
 
 import csv
+import json
 import os
 import re
 import subprocess
@@ -183,7 +184,8 @@ def test_demo_figures_writes_every_figure_of_a_demo_folder(tmp_path, trained_run
     labels, before, after = designed_predictions()
     baseline = demo / "runs" / "tsn"
     (baseline / "eval_test").mkdir(parents=True)
-    (baseline / "operative_config.gin").write_text("build_stream_model.attention = 'none'\n")
+    (baseline / "run.json").write_text(json.dumps({"model_fn": "build_stream_model", "modality": "rgb",
+                                                   "attention": "none", "num_scales": 0, "data_dir": None}))
     (baseline / "last.weights.h5").write_bytes(b"")  # only the scores are read
     write_score_file(baseline / "eval_test" / "scores.npz", labels, before, seed=1)
     (demo / "runs" / "scales3" / "eval_test").mkdir()

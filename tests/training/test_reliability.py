@@ -60,7 +60,7 @@ def test_a_truncated_checkpoint_falls_back_to_the_previous_one_with_a_warning(da
     data_file = glob.glob(str(tmp_path / "run" / "checkpoints" / "ckpt-4.data-*"))[0]
     with open(data_file, "r+b") as f:
         f.truncate(os.path.getsize(data_file) // 2)
-    with caplog.at_level(logging.WARNING):
+    with caplog.at_level(logging.WARNING, logger="absl"):
         logs = _train(data_dir, tmp_path / "run", total_steps=6)
     assert logs["step"] == 6
     assert any("ckpt-4" in record.getMessage() and "corrupt" in record.getMessage() for record in caplog.records)
@@ -181,7 +181,7 @@ def test_progress_shows_the_global_step_and_eta_live_only_on_a_terminal(monkeypa
 
 def test_training_logs_intervals_with_step_and_eta_and_prints_no_ansi(data_dir, tmp_path, capsys, caplog):
     helpers.bind_tiny()
-    with caplog.at_level(logging.INFO):
+    with caplog.at_level(logging.INFO, logger="absl"):
         _train(data_dir, tmp_path / "run", total_steps=4, verbose=1)
     out = capsys.readouterr()
     assert "\x1b" not in out.out + out.err

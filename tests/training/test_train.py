@@ -43,7 +43,7 @@ def _csv_rows(workdir):
 @pytest.mark.slow
 def test_short_run_lowers_the_loss_and_beats_chance(tmp_path):
     data_dir = helpers.write_records(str(tmp_path))
-    helpers.bind_tiny()
+    helpers.bind_tiny(learning_rate=0.01)  # 0.03 is on the edge: one seed's loss went to NaN at step 147
     logs = _train(data_dir, tmp_path / "run", batch_size=8, total_steps=200, checkpoint_every=50,
                   validation_split="test", validation_fn=validation_metrics)
     rows = _csv_rows(tmp_path / "run")
