@@ -3,8 +3,11 @@
     python experiments/predict.py VIDEO --export_dir=runs/rgb/export --export_dir=runs/flow/export \
       [--weights=1,1.5] [--output_json=prediction.json]
 
-Flow is computed on the fly. With --workdir and no --output_json, the JSON goes
-to ``<workdir>/prediction.json``.
+The video is prepared as the streams' records were (size, JPEG quality, flow
+method, as recorded in each export) and read by the input pipeline's test step
+(``iastp_tf.evaluation.predict``). With --workdir and no --output_json, the
+JSON goes to ``<workdir>/prediction.json``. Expected failures print one
+``error: ...`` line (exit status 2).
 """
 
 import os
@@ -36,4 +39,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    gin_flags.run(main)

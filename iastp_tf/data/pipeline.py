@@ -118,19 +118,9 @@ def make_dataset(
     if multi_label is None:
         multi_label = bool(info.get("multi_label", False))
 
-    clip = _ClipMaker(
-        videos=videos,
-        modalities=modalities,
-        backbone=backbone,
-        num_segments=num_segments,
-        sampling=sampling,
-        new_lengths={m: new_length or _DEFAULT_NEW_LENGTH[m] for m in modalities},
-        frame_stride=frame_stride,
-        num_clips=num_clips,
-        input_size=input_size or default_input_size(backbone),
-        test_crops=test_crops,
-        num_classes=int(info["num_classes"]),
-        multi_label=multi_label,
+    clip = _ClipMaker.with_defaults(
+        videos, modalities, backbone, num_segments, sampling, new_length, frame_stride, num_clips, input_size,
+        test_crops, num_classes=int(info["num_classes"]), multi_label=multi_label,
     )
     deterministic = seed is not None or not training
     items = sources.ordered_videos(videos.num_shards, videos.read_shard, training, seed, shuffle_buffer)
@@ -145,6 +135,40 @@ def make_dataset(
     else:
         clips = items.map(clip.test_example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
     return clips.batch(batch_size, drop_remainder=training).prefetch(tf.data.AUTOTUNE)
+
+
+def views_of_record(
+    serialized,
+    num_classes,
+    modality="rgb",
+    backbone="tiny",
+    num_segments=25,
+    sampling="segments",
+    new_length=None,
+    frame_stride=8,
+    num_clips=10,
+    input_size=None,
+    test_crops=1,
+):
+    """The test views of one serialized record, through the per-video step of ``make_dataset(training=False)``.
+
+    For serving (``iastp_tf.evaluation.predict``): a video prepared in memory
+    as a record gets exactly the frames evaluation would read from a shard.
+    Arguments as in :func:`make_dataset`; ``num_classes`` sizes the labels.
+
+    Returns:
+      float32 ``[V, K, S, S, C]`` (a dict of them for several modalities).
+    """
+    modalities = (modality,) if isinstance(modality, str) else tuple(modality)
+    _check_arguments(
+        modalities, 1, num_segments, sampling, new_length, frame_stride, num_clips, input_size, test_crops,
+    )
+    clip = _ClipMaker.with_defaults(
+        sources.RecordParser(modalities), modalities, backbone, num_segments, sampling, new_length,
+        frame_stride, num_clips, input_size, test_crops, num_classes=num_classes, multi_label=False,
+    )
+    frames, _, _ = next(iter(tf.data.Dataset.from_tensors(serialized).map(clip.test_example)))
+    return frames
 
 
 def _check_arguments(
@@ -210,6 +234,27 @@ class _ClipMaker:
         self.test_crops = test_crops
         self.num_classes = num_classes
         self.multi_label = multi_label
+
+    @classmethod
+    def with_defaults(
+        cls, videos, modalities, backbone, num_segments, sampling, new_length, frame_stride, num_clips,
+        input_size, test_crops, num_classes, multi_label,
+    ):
+        """``new_length`` None -> per modality (1 RGB, 5 flow); ``input_size`` None -> the backbone's."""
+        return cls(
+            videos=videos,
+            modalities=modalities,
+            backbone=backbone,
+            num_segments=num_segments,
+            sampling=sampling,
+            new_lengths={m: new_length or _DEFAULT_NEW_LENGTH[m] for m in modalities},
+            frame_stride=frame_stride,
+            num_clips=num_clips,
+            input_size=input_size or default_input_size(backbone),
+            test_crops=test_crops,
+            num_classes=num_classes,
+            multi_label=multi_label,
+        )
 
     def training_example(self, item, video_seed):
         """One randomly sampled and augmented clip: ``(frames [K,S,S,C], label)``."""

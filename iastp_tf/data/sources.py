@@ -111,11 +111,29 @@ def ordered_videos(num_shards, read_shard, training, seed, shuffle_buffer):
     return items
 
 
-class RecordsSource:
+class RecordParser:
+    """Item = one serialized record, from a shard or made in memory (serving)."""
+
+    def __init__(self, modalities):
+        self.modalities = modalities
+
+    def open(self, serialized):
+        """:class:`Video` of one record; only the requested modalities' frames are parsed."""
+        parsed = decoder.parse_video(serialized, self.modalities)
+        counts = {m: tf.shape(parsed[m])[1] for m in self.modalities}
+        return Video(
+            media_id=parsed["media_id"],
+            labels=parsed["labels"],
+            counts=counts,
+            jpegs=lambda modality, indices: tf.gather(parsed[modality], indices, axis=1),  # [P, N]
+        )
+
+
+class RecordsSource(RecordParser):
     """Videos from ``<split>-SSSSS-of-NNNNN.tfrecord`` shards: item = one serialized record."""
 
     def __init__(self, data_dir, split, info, modalities):
-        self.modalities = modalities
+        super().__init__(modalities)
         self.files, self.sizes = _check_shards(data_dir, split, info)
         self.num_shards = len(self.files)
 
@@ -151,18 +169,6 @@ class RecordsSource:
 
         items = items.scan(tf.constant(0, tf.int64), count).map(check)
         return items.filter(lambda record, end: tf.logical_not(end)).map(lambda record, end: record)
-
-    def open(self, serialized):
-        """:class:`Video` of one record; only the requested modalities' frames are parsed."""
-        parsed = decoder.parse_video(serialized, self.modalities)
-        counts = {m: tf.shape(parsed[m])[1] for m in self.modalities}
-        return Video(
-            media_id=parsed["media_id"],
-            labels=parsed["labels"],
-            counts=counts,
-            jpegs=lambda modality, indices: tf.gather(parsed[modality], indices, axis=1),  # [P, N]
-        )
-
 
 def _check_shards(data_dir, split, info):
     """The shard paths of ``split`` and their sizes in bytes, checked against dataset.json.

@@ -14,6 +14,7 @@ quantisation, crop, normalisation, SavedModel serving and late fusion):
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 
@@ -24,7 +25,7 @@ import pytest
 from keras import ops
 
 from iastp_tf.data.prepare.synthetic import synthetic_video
-from iastp_tf.evaluation.export import export_saved_model
+from iastp_tf.evaluation.export import export_saved_model, preparation
 from iastp_tf.evaluation.predict import predict
 
 NUM_CLASSES = 4
@@ -62,9 +63,13 @@ def _export(directory, layer, modality, channels, new_length):
     model = keras.Model(frames, layer(frames))
     metadata = {
         "backbone": "tiny", "modality": modality, "input_size": SIZE, "channels": channels,
-        "new_length": new_length, "num_segments": 3, "multi_label": False,
-        "class_names": [f"class_{c:03d}" for c in range(NUM_CLASSES)], "frame_size": None,
-        "flow": {"method": "tvl1", "bound": 20.0},
+        "new_length": new_length, "num_segments": 3, "test_crops": 1, "multi_label": False,
+        "class_names": [f"class_{c:03d}" for c in range(NUM_CLASSES)],
+        # Records of the videos at their own size with OpenCV's TV-L1 (as dataset.json says it).
+        "preparation": preparation({
+            "resize": None, "short_side": None, "frame_size": None, "jpeg_quality": 90,
+            "flow": {"method": "tvl1", "bound": 20.0, "compensated": False}, "tvl1": {"scales": 5, "warps": 5},
+        }),
     }
     return export_saved_model(model, str(directory), metadata)
 
@@ -91,6 +96,9 @@ def test_predict_prints_the_true_class_first(tmp_path, class_index):
         cwd=_REPO, capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
+    # Off a terminal, flow progress comes as log lines, without a bar's control codes (issue 12.20).
+    assert re.search(r"tvl1 flow: (\d+)/\1 frame pairs done", result.stderr) and "\x1b[" not in result.stderr
+    assert "\r" not in result.stderr
     lines = result.stdout.strip().splitlines()
     assert lines[0].startswith(f"1. class_{class_index:03d} ")
     assert len(lines) == NUM_CLASSES  # top-5 of 4 classes lists all 4
@@ -100,3 +108,25 @@ def test_predict_prints_the_true_class_first(tmp_path, class_index):
     # Each stream alone is right too, so neither hides a mistake of the other.
     for stream in (rgb, flow):
         assert predict(str(video), export_dirs=[stream], top_k=1)[0]["index"] == class_index, stream
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["experiments/export.py", "--gin_file=gin/demo/rgb.gin", "--gin_bindings=DATA_DIR = '{tmp}/no_records'",
+          "--gin_bindings=NUM_CLASSES = 2", "--workdir={tmp}/run"], "has no dataset.json"),
+        (["experiments/predict.py", "{video}", "--export_dir={tmp}"], "is not an export of this project"),
+        (["experiments/fuse.py", "--workdir={tmp}/fusion", "--gin_bindings=fuse.score_files = ['{tmp}/a.npz']",
+          "--gin_bindings=fuse.weights = [1.0]"], "a.npz"),
+    ],
+)
+def test_expected_failures_print_one_error_line(tmp_path, args, message):
+    video = tmp_path / "video.avi"
+    _write_video(video, 0)
+    args = [a.format(tmp=tmp_path, video=video) for a in args]
+    result = subprocess.run([sys.executable, *args], cwd=_REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and message.format(tmp=tmp_path) in errors[0], result.stderr[-3000:]
