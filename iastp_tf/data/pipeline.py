@@ -137,36 +137,32 @@ def make_dataset(
     return clips.batch(batch_size, drop_remainder=training).prefetch(tf.data.AUTOTUNE)
 
 
-def views_of_record(
-    serialized,
-    num_classes,
-    modality="rgb",
-    backbone="tiny",
-    num_segments=25,
-    sampling="segments",
-    new_length=None,
-    frame_stride=8,
-    num_clips=10,
-    input_size=None,
-    test_crops=1,
-):
+_VIEW_DEFAULTS = {  # make_dataset's sampling and view arguments, with the paper's K = 25 test segments
+    "num_segments": 25, "sampling": "segments", "new_length": None, "frame_stride": 8, "num_clips": 10,
+    "input_size": None, "test_crops": 1,
+}
+
+
+def views_of_record(serialized, num_classes, modality="rgb", backbone="tiny", **view_arguments):
     """The test views of one serialized record, through the per-video step of ``make_dataset(training=False)``.
 
     For serving (``iastp_tf.evaluation.predict``): a video prepared in memory
     as a record gets exactly the frames evaluation would read from a shard.
-    Arguments as in :func:`make_dataset`; ``num_classes`` sizes the labels.
+    ``view_arguments`` are :func:`make_dataset`'s sampling and view arguments
+    (``num_segments`` (25 here), ``sampling``, ``new_length``, ``frame_stride``,
+    ``num_clips``, ``input_size``, ``test_crops``); ``num_classes`` sizes the labels.
 
     Returns:
       float32 ``[V, K, S, S, C]`` (a dict of them for several modalities).
     """
+    unknown = set(view_arguments) - set(_VIEW_DEFAULTS)
+    if unknown:
+        raise ValueError(f"views_of_record got unknown arguments {sorted(unknown)}; known: {sorted(_VIEW_DEFAULTS)}")
+    views = {**_VIEW_DEFAULTS, **view_arguments}
     modalities = (modality,) if isinstance(modality, str) else tuple(modality)
-    _check_arguments(
-        modalities, 1, num_segments, sampling, new_length, frame_stride, num_clips, input_size, test_crops,
-    )
-    clip = _ClipMaker.with_defaults(
-        sources.RecordParser(modalities), modalities, backbone, num_segments, sampling, new_length,
-        frame_stride, num_clips, input_size, test_crops, num_classes=num_classes, multi_label=False,
-    )
+    _check_arguments(modalities, 1, **views)
+    clip = _ClipMaker.with_defaults(sources.RecordParser(modalities), modalities, backbone, **views,
+                                    num_classes=num_classes, multi_label=False)
     frames, _, _ = next(iter(tf.data.Dataset.from_tensors(serialized).map(clip.test_example)))
     return frames
 
