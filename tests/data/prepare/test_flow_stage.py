@@ -154,3 +154,26 @@ def test_tvl1_tf_output_is_the_same_for_any_workers_and_batch_size(toy_dir, tmp_
     one, two = outputs.file_tree(tmp_path / "one"), outputs.file_tree(tmp_path / "two")
     assert sorted(one) == sorted(two) and len([name for name in one if name.endswith(".tfrecord")]) == 4
     assert one == two
+
+
+class _Interrupted(Exception):
+    pass
+
+
+@pytest.mark.slow
+def test_interrupted_tvl1_tf_run_resumes_to_the_same_output(toy_dir, tmp_path):
+    index = splits.read_ucf101(toy_dir, 1)
+    kwargs = dict(videos_dir=toy_dir, options=OPTIONS, num_shards=3, progress=False, command="the same command",
+                  output_format="both", flow_batch_size=4)
+    runner.prepare_dataset(index, str(tmp_path / "whole"), **kwargs)
+
+    def stop_after_four(done):
+        if done == 4:
+            raise _Interrupted
+
+    with pytest.raises(_Interrupted):
+        runner.prepare_dataset(index, str(tmp_path / "resumed"), on_video_done=stop_after_four, **kwargs)
+    assert not (tmp_path / "resumed" / "dataset.json").exists()
+    summary = runner.prepare_dataset(index, str(tmp_path / "resumed"), **kwargs)
+    assert summary.processed == len(index.entries) - 4  # saved videos are not redone
+    assert outputs.file_tree(tmp_path / "resumed") == outputs.file_tree(tmp_path / "whole")
