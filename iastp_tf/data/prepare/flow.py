@@ -29,22 +29,28 @@ class FlowEstimator:
     """Computes dense flow for pairs of grey frames with one fixed method.
 
     Args:
-      method: "tvl1" or "farneback".
+      method: "tvl1", "tvl1_tf" (one pair at a time: for a few pairs, such as
+        a prediction's; preparation batches it with ``FlowBatcher``) or "farneback".
       tvl1_scales: TV-L1 pyramid levels (OpenCV's default 5).
       tvl1_warps: TV-L1 warps per level (OpenCV's default 5). Fewer scales
         and warps halve the cost on small frames (the toy demo), at some
         accuracy on large motions.
+      tvl1_preset: "tvl1_tf" only: "opencv" or "denseflow".
     """
 
-    def __init__(self, method: str = "tvl1", tvl1_scales: int = 5, tvl1_warps: int = 5):
-        if method not in ("tvl1", "farneback"):
-            raise ValueError(f"method must be 'tvl1' or 'farneback', got {method!r}")
+    def __init__(self, method: str = "tvl1", tvl1_scales: int = 5, tvl1_warps: int = 5,
+                 tvl1_preset: str = "opencv"):
+        if method not in ("tvl1", "tvl1_tf", "farneback"):
+            raise ValueError(f"method must be 'tvl1', 'tvl1_tf' or 'farneback', got {method!r}")
         if tvl1_scales < 1:
             raise ValueError(f"tvl1_scales must be >= 1, got {tvl1_scales}")
         if tvl1_warps < 1:
             raise ValueError(f"tvl1_warps must be >= 1, got {tvl1_warps}")
         self.method = method
         self._tvl1 = None
+        self._tvl1_tf = None
+        if method == "tvl1_tf":
+            self._tvl1_tf = tvl1_tf_params(tvl1_preset, tvl1_scales, tvl1_warps)
         if method == "tvl1":
             self._tvl1 = cv2.optflow.DualTVL1OpticalFlow_create()
             self._tvl1.setScalesNumber(tvl1_scales)
@@ -59,6 +65,8 @@ class FlowEstimator:
         """
         if self._tvl1 is not None:
             return self._tvl1.calc(previous, current, None)
+        if self._tvl1_tf is not None:
+            return tvl1_tf_batch(previous[None], current[None], self._tvl1_tf, 1)[0]
         return cv2.calcOpticalFlowFarneback(
             previous, current, None, pyr_scale=0.5, levels=3, winsize=15,
             iterations=3, poly_n=5, poly_sigma=1.2, flags=0,

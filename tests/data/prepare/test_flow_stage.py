@@ -38,6 +38,18 @@ def test_a_pairs_field_does_not_depend_on_the_other_pairs_of_its_batch():
     assert 0.5 < np.median(first[0][..., 0]) < 2.0  # a real flow, not zeros: content moves by (1.3, -0.7)
 
 
+def test_flow_estimator_runs_tvl1_tf_one_pair_at_a_time():
+    a = _grey_video(3, (1.3, -0.7), seed=1)
+    ours = flow_lib.FlowEstimator("tvl1_tf", tvl1_scales=2, tvl1_warps=2).pair(a[1], a[2])
+    np.testing.assert_array_equal(ours, flow_lib.tvl1_tf_batch(a[1:2], a[2:3], PARAMS, 4)[0])
+    theirs = flow_lib.FlowEstimator("tvl1", tvl1_scales=2, tvl1_warps=2).pair(a[1], a[2])
+    assert ours.shape == (48, 64, 2) and np.linalg.norm(ours - theirs, axis=-1).mean() < 0.05
+    dense = flow_lib.FlowEstimator("tvl1_tf", tvl1_scales=2, tvl1_warps=2, tvl1_preset="denseflow").pair(a[1], a[2])
+    assert not np.array_equal(dense, ours)  # the preset reaches the solver
+    with pytest.raises(ValueError, match="tvl1_preset"):
+        flow_lib.FlowEstimator("tvl1_tf", tvl1_preset="cuda")
+
+
 def test_flow_batcher_returns_every_video_whole_and_in_order(monkeypatch):
     calls = []
 
