@@ -189,3 +189,28 @@ def test_interrupted_tvl1_tf_run_resumes_to_the_same_output(toy_dir, tmp_path):
     summary = runner.prepare_dataset(index, str(tmp_path / "resumed"), **kwargs)
     assert summary.processed == len(index.entries) - 4  # saved videos are not redone
     assert outputs.file_tree(tmp_path / "resumed") == outputs.file_tree(tmp_path / "whole")
+
+
+def test_rawframes_with_tvl1_tf_keep_stored_flow_and_compute_the_rest(tmp_path):
+    frames = videos.textured_translation(4, 48, 64, (1, 0))  # content moves 1 px right per frame
+    stored = records.encode_jpeg(records.quantize_flow(np.full((48, 64), 3.0, np.float32)))
+    for name, with_flow in (("stored", True), ("computed", False)):
+        folder = tmp_path / "raw" / "walk" / name
+        folder.mkdir(parents=True)
+        for i, frame in enumerate(frames, start=1):
+            (folder / f"img_{i:05d}.jpg").write_bytes(records.encode_jpeg(frame))
+            if with_flow and i < len(frames):
+                (folder / f"flow_x_{i:05d}.jpg").write_bytes(stored)
+                (folder / f"flow_y_{i:05d}.jpg").write_bytes(stored)
+    index = splits.read_folder(str(tmp_path / "raw"), test_fraction=0, rawframes=True)
+    options = runner.PrepareOptions(flow="tvl1_tf", resize=None, tvl1_scales=2, tvl1_warps=2)
+    summary = runner.prepare_dataset(index, str(tmp_path / "out"), rawframes_dir=str(tmp_path / "raw"),
+                                     options=options, progress=False, flow_batch_size=4)
+    assert summary.split_counts == {"train": 2} and not summary.failures
+    flows = _flow_by_video(str(tmp_path / "out"))
+    np.testing.assert_allclose(flows["walk/stored"], records.dequantize_flow(records.quantize_flow(3.0)),
+                               atol=1e-6)  # copied byte for byte, not recomputed
+    computed = flows["walk/computed"]  # [3, 48, 64, 2]
+    assert computed.shape == (3, 48, 64, 2)
+    np.testing.assert_allclose(computed[:, 8:-8, 8:-8, 0].mean(axis=(1, 2)), 1.0, atol=0.2)
+    np.testing.assert_allclose(computed[:, 8:-8, 8:-8, 1].mean(axis=(1, 2)), 0.0, atol=0.2)
