@@ -9,7 +9,7 @@
 With a batched flow method ("tvl1_tf") a job runs in three stages, the flow
 on batches of frame pairs from many videos, so that GPU workers can run it:
 
-  Prepare (worker.decode) --> shard keys of saved videos (failures, stored flow) ---+
+  Prepare (worker.process) --> shard keys of saved videos (failures, stored flow) ---+
      |                                                                              |
      +--> (key, Decoded) --Pairs--> BatchElements --Flow--> (key, (t, field))       |
                |                                                 |                  |
@@ -110,7 +110,7 @@ def _is_local(path: str) -> bool:
 
 
 class _Prepare(beam.DoFn):
-    """Runs one job (``worker.decode``) on a local copy of its source.
+    """Runs one job (``worker.process``) on a local copy of its source.
 
     A ``Result`` is saved and its shard key emitted; a ``Decoded`` video, which
     needs the flow stage, goes to the ``_DECODED`` output as (key, video).
@@ -124,7 +124,7 @@ class _Prepare(beam.DoFn):
 
     def process(self, job: worker.Job):
         if not job.path or _is_local(job.path):
-            result = worker.decode(job)
+            result = worker.process(job)
         else:
             result = self._process_copy(job)
         if isinstance(result, worker.Decoded):
@@ -144,7 +144,7 @@ class _Prepare(beam.DoFn):
                         open(os.path.join(scratch, os.path.basename(source)), "wb") as out:
                     shutil.copyfileobj(f, out)
             local = os.path.join(scratch, os.path.basename(job.path)) if job.kind == "video" else scratch
-            return worker.decode(worker.Job(job.split, job.position, job.entry, job.kind, local, job.options))
+            return worker.process(worker.Job(job.split, job.position, job.entry, job.kind, local, job.options))
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
 

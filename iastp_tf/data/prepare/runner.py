@@ -14,7 +14,7 @@ Who does what:
                           store.save / commit_shard / finish
                           (.partial files, shards, frame folders, failures.txt, dataset.json)
 
-With flow "tvl1_tf" a runner splits each job into worker.decode, a flow stage
+With flow "tvl1_tf" a runner splits each job into worker.process, a flow stage
 that batches frame pairs across videos (one process, the accelerator's), and
 worker.encode (runners.FlowStage; beam_runner batches with BatchElements).
 

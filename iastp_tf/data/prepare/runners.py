@@ -9,7 +9,7 @@ jobs committed; how it spreads the work is its own business. Two live here:
 
 Both save each result and commit a shard when its last video is saved
 (``ShardCommitter``). With a batched flow method ("tvl1_tf") both run a job in
-three stages (``worker.decode``, the flow, ``worker.encode``): the decoding and
+three stages (``worker.process``, the flow, ``worker.encode``): the decoding and
 JPEG encoding where the jobs run, the flow of all videos' frame pairs in this
 process, in batches across videos (``FlowStage``), so an accelerator here never
 waits on one video. The Beam runner (``beam_runner``) is a third, on a
@@ -127,7 +127,7 @@ class InProcessRunner:
         cv2.setNumThreads(1)
         try:
             for job in jobs:
-                first = worker.decode(job)
+                first = worker.process(job)
                 if isinstance(first, worker.Result):
                     handle(first)
                     continue
@@ -200,7 +200,7 @@ class ProcessPoolRunner:
 
             def decode_next():
                 for job in pending:
-                    decoding.add(pool.submit(worker.decode, job))
+                    decoding.add(pool.submit(worker.process, job))
                     return
 
             def encode(finished):

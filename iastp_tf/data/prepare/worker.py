@@ -10,7 +10,7 @@ the ``Result`` to the shard store (``store``), which does all the writing.
      v
   Result(key, record | reason)
 
-A batched flow method ("tvl1_tf") splits a job in three stages: ``decode``
+A batched flow method ("tvl1_tf") splits a job in three stages: ``process``
 (here, in a worker) gives a ``Decoded`` video (its frames' JPEGs and grey
 frames); one process computes the flow of many videos' pairs in batches
 (``flow.FlowBatcher``); ``encode`` (here again) turns the fields into the
@@ -102,7 +102,7 @@ class Result:
 
 @dataclasses.dataclass(frozen=True)
 class Decoded:
-    """A video whose flow a batched flow stage computes (``decode`` -> flow -> ``encode``).
+    """A video whose flow a batched flow stage computes (``process`` -> flow -> ``encode``).
 
     Attributes:
       split, position: the job's.
@@ -135,21 +135,8 @@ def _failure(split: str, position: int, error: Exception) -> Result:
     return Result(split, position, None, " ".join(reason.split()))  # One line.
 
 
-def process(job: Job) -> Result:
-    """Runs one job; no error of one video escapes (it becomes the reason).
-
-    Raises:
-      ValueError: the job's flow method is batched (use ``decode`` and ``encode``).
-    """
-    if job.options.flow in flow_lib.BATCHED_METHODS:
-        raise ValueError(f"flow {job.options.flow!r} is computed by a flow stage: use decode and encode")
-    decoded = decode(job)
-    assert isinstance(decoded, Result)  # Only batched methods leave flow to compute.
-    return decoded
-
-
-def decode(job: Job) -> Result | Decoded:
-    """The first stage of a job: its whole ``Result``, or a ``Decoded`` video when a flow stage must compute its flow.
+def process(job: Job) -> Result | Decoded:
+    """Runs one job: its ``Result``; or, for a batched flow method, a ``Decoded`` video for the flow stage.
 
     No error of one video escapes (it becomes the result's reason).
     """

@@ -77,14 +77,12 @@ def test_flow_batcher_returns_every_video_whole_and_in_order(monkeypatch):
         flow_lib.FlowBatcher(PARAMS, batch_size=0)
 
 
-def test_batched_flow_jobs_go_through_decode_and_encode_not_process(tmp_path):
+def test_a_batched_flow_job_is_processed_then_encoded(tmp_path):
     frames = videos.textured_translation(3, 48, 64, (1.0, 0.0))
     videos.write_video(tmp_path / "v.avi", frames)
     entry = splits.VideoEntry("train", "v", "v.avi", (0,), ("c",))
     job = worker.Job("train", 0, entry, "video", str(tmp_path / "v.avi"), OPTIONS)
-    with pytest.raises(ValueError, match="flow stage"):
-        worker.process(job)
-    decoded = worker.decode(job)
+    decoded = worker.process(job)
     assert isinstance(decoded, worker.Decoded) and decoded.grey.shape == (3, 48, 64)
     assert decoded.grey.dtype == np.uint8 and len(decoded.record.frames) == 3 and not decoded.record.flow_x
     fields = [np.full((48, 64, 2), 20.0 * (t + 1) / 4, np.float32) for t in range(2)]  # 5 and 10 px
