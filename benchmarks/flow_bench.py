@@ -2,7 +2,7 @@ r"""TV-L1 extraction speed of tools/prepare_dataset.py vs. cv2.optflow itself.
 
   python benchmarks/flow_bench.py [--workers=N] [--videos=V] [--frames=T] [--size=340x256]
       [--parts=tool,tvl1_tf] [--tf_pairs=P] [--tf_batch=B] [--gpu_batches=8,32,128]
-      [--tf_preset=opencv|denseflow] [--sample_videos_dir=DIR]
+      [--tf_preset=opencv|denseflow] [--sample_videos_dir=DIR] [--flow_batch_size=B]
 
 Writes V textured MJPG videos of T frames, then in the same run measures
   direct: ``cv2.optflow.DualTVL1OpticalFlow.calc`` on the decoded, resized
@@ -32,7 +32,13 @@ of toy videos (``toy.render_toy_video``), all at --size:
             time; and, when TensorFlow sees a GPU, absolute pairs/s for each of
             --gpu_batches (the fastest reported) and its ratio to cv2's CPU pairs/s
             per core measured in the same run (goal: >= 200 pairs/s at 340x256).
-  --parts=tool,tvl1_tf picks the sections (default both).
+
+Then (part tool_tf) ``prepare_dataset --flow=tvl1_tf`` against ``--flow=tvl1`` on the
+same videos with the same N workers, in one run: fields/s of each and their ratio.
+With tvl1_tf the workers decode and encode while this process runs TV-L1 in batches
+of --flow_batch_size pairs across videos, on the GPU when TensorFlow sees one (else on
+the CPU, beside the workers). The XLA program is compiled before the clock starts.
+  --parts=tool,tvl1_tf,tool_tf picks the sections (default: all three).
 """
 
 import argparse
@@ -264,13 +270,49 @@ def _tool_section(args, width, height):
     print(f"ratio per core, CPU time: {direct_cpu / tool_cpu:.3f}  (target >= 0.9)")
 
 
+def _tool_tf_section(args, width, height):
+    """prepare_dataset --flow=tvl1_tf against --flow=tvl1 (see the module docstring)."""
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
+    from iastp_tf.data.prepare import flow as flow_lib  # pylint: disable=import-outside-toplevel
+
+    workers = args.workers
+    count = args.videos or 2 * workers
+    params = flow_lib.tvl1_tf_params(args.tf_preset)
+    batch = args.flow_batch_size
+    grey = np.zeros((1, height, width), np.uint8)
+    started = time.perf_counter()
+    flow_lib.tvl1_tf_batch(grey, grey, params, batch)  # The program the flow stage will run.
+    compile_seconds = time.perf_counter() - started
+    rates = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        videos_dir = os.path.join(scratch, "videos")
+        _write_videos(videos_dir, count, args.frames, width, height)
+        index = splits.read_folder(videos_dir, test_fraction=0)
+        fields = count * (args.frames - 1)
+        for method in ("tvl1", "tvl1_tf"):
+            options = runner.PrepareOptions(flow=method, resize=(width, height), tvl1_preset=args.tf_preset)
+            started = time.perf_counter()
+            runner.prepare_dataset(index, os.path.join(scratch, method), videos_dir=videos_dir, options=options,
+                                   workers=workers, progress=False, flow_batch_size=batch)
+            rates[method] = fields / (time.perf_counter() - started)
+    device = "GPU" if tf.config.list_physical_devices("GPU") else "CPU"
+    print(f"tool_tf section: --workers={workers} --videos={count} --frames={args.frames} --size={args.size} "
+          f"--flow_batch_size={batch} --tf_preset={args.tf_preset}; {fields} fields; flow stage on the {device} "
+          f"(XLA compile {compile_seconds:.1f} s, not timed)")
+    print(f"prepare_dataset --flow=tvl1    : {rates['tvl1']:7.2f} fields/s")
+    print(f"prepare_dataset --flow=tvl1_tf : {rates['tvl1_tf']:7.2f} fields/s")
+    print(f"ratio tvl1_tf / tvl1           : {rates['tvl1_tf'] / rates['tvl1']:.3f}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--videos", type=int, default=0, help="default: 2 per worker")
     parser.add_argument("--frames", type=int, default=9)
     parser.add_argument("--size", default="340x256")
-    parser.add_argument("--parts", default="tool,tvl1_tf", help="comma-separated: tool, tvl1_tf")
+    parser.add_argument("--parts", default="tool,tvl1_tf,tool_tf", help="comma-separated: tool, tvl1_tf, tool_tf")
+    parser.add_argument("--flow_batch_size", type=int, default=16, help="tool_tf: frame pairs per TV-L1 call")
     parser.add_argument("--tf_pairs", type=int, default=4, help="tvl1_tf: frame pairs per source video")
     parser.add_argument("--tf_batch", type=int, default=8, help="tvl1_tf: batch size on the CPU")
     parser.add_argument("--gpu_batches", default="8,32,128", help="tvl1_tf: batch sizes tried on a GPU")
@@ -286,6 +328,8 @@ def main():
         _tool_section(args, width, height)
     if "tvl1_tf" in parts:
         _tvl1_tf_section(args, width, height)
+    if "tool_tf" in parts:
+        _tool_tf_section(args, width, height)
 
 
 if __name__ == "__main__":

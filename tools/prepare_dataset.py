@@ -11,6 +11,9 @@ Examples:
   python tools/prepare_dataset.py --dataset=ucf101 --videos_dir=UCF-101 \
       --splits_dir=ucfTrainTestlist --output_dir=data/ucf101_s1 --runner=beam \
       --beam_options="--runner=DirectRunner --direct_num_workers=4 --direct_running_mode=multi_processing"
+  # TV-L1 in TensorFlow on the GPU, batched across videos (CPU workers decode and encode):
+  python tools/prepare_dataset.py --dataset=ucf101 --videos_dir=UCF-101 \
+      --splits_dir=ucfTrainTestlist --output_dir=data/ucf101_s1 --flow=tvl1_tf --flow_batch_size=64
   # Flow already extracted (TSN/mmaction2 rawframes), with motion-compensated flow:
   python tools/prepare_dataset.py --dataset=hmdb51 --rawframes_dir=rawframes \
       --splits_dir=testTrainMulti_7030_splits --output_dir=data/hmdb51_s1 \
@@ -27,6 +30,7 @@ import sys
 
 from absl import app, flags
 
+from iastp_tf.data.prepare import flow as flow_lib
 from iastp_tf.data.prepare import runner, splits
 from iastp_tf.data.prepare import video as video_lib
 
@@ -40,7 +44,16 @@ _SPLITS_DIR = flags.DEFINE_string(
 )
 _OUTPUT_DIR = flags.DEFINE_string("output_dir", None, "Dataset directory to write (or resume).")
 _SPLIT = flags.DEFINE_integer("split", 1, "Official split number (UCF101, HMDB51: 1..3).")
-_FLOW = flags.DEFINE_enum("flow", "tvl1", ["tvl1", "farneback", "none"], "Optical flow method.")
+_FLOW = flags.DEFINE_enum(
+    "flow", "tvl1", list(flow_lib.FLOW_METHODS),
+    "Optical flow method. tvl1: OpenCV's TV-L1 on the CPU workers; tvl1_tf: the same TV-L1 in TensorFlow, "
+    "run by this process on batches of frame pairs across videos (use it with a GPU); farneback; none.")
+_TVL1_PRESET = flags.DEFINE_enum(
+    "tvl1_preset", "opencv", list(flow_lib.TVL1_PRESETS),
+    "--flow=tvl1_tf: opencv (cv2.optflow's defaults, as --flow=tvl1) or denseflow (OpenCV CUDA's, as TSN).")
+_FLOW_BATCH_SIZE = flags.DEFINE_integer(
+    "flow_batch_size", flow_lib.DEFAULT_FLOW_BATCH_SIZE,
+    "--flow=tvl1_tf: frame pairs per TV-L1 call (larger keeps a GPU busier; the output does not change).")
 _FLOW_COMPENSATION = flags.DEFINE_bool(
     "flow_compensation", False, "Also store motion-compensated flow (SPEC §6, flow_mc modality)."
 )
@@ -109,12 +122,13 @@ def _prepare(argv):
         jpeg_quality=_JPEG_QUALITY.value,
         tvl1_scales=_TVL1_SCALES.value,
         tvl1_warps=_TVL1_WARPS.value,
+        tvl1_preset=_TVL1_PRESET.value,
     )
     job_runner = None
     if _RUNNER.value == "beam":
         from iastp_tf.data.prepare import beam_runner  # Only with the 'beam' extra installed.
 
-        job_runner = beam_runner.BeamRunner(_BEAM_OPTIONS.value)
+        job_runner = beam_runner.BeamRunner(_BEAM_OPTIONS.value, _FLOW_BATCH_SIZE.value)
     counts = {split: sum(e.split == split for e in index.entries) for split in index.split_names()}
     print(f"{_DATASET.value}: {len(index.class_names)} classes, videos per split {counts}, "
           f"{len(index.failures)} unusable split-file lines", flush=True)
@@ -130,6 +144,7 @@ def _prepare(argv):
         progress=_PROGRESS.value,
         output_format=_OUTPUT_FORMAT.value,
         runner=job_runner,
+        flow_batch_size=_FLOW_BATCH_SIZE.value,
     )
     rate = summary.processed / summary.seconds if summary.seconds else 0.0
     print(f"wrote {summary.output_dir}: records per split {summary.split_counts}; "

@@ -154,6 +154,25 @@ def test_killed_tool_resumes_to_the_same_output(tmp_path, output_format):
     assert info["videos"] == json.loads((tmp_path / "whole" / "dataset.json").read_text())["videos"]
 
 
+@pytest.mark.slow
+def test_flow_tvl1_tf_with_the_denseflow_preset(tmp_path):
+    toy.make_toy_dataset(str(tmp_path / "toy"), num_classes=2, videos_per_class=2, frames=4, size=(64, 48))
+    result = subprocess.run(
+        _command("--dataset=ucf101", f"--videos_dir={tmp_path / 'toy'}", f"--output_dir={tmp_path / 'out'}",
+                 "--resize=none", "--workers=1", "--flow=tvl1_tf", "--tvl1_preset=denseflow", "--flow_batch_size=4",
+                 "--tvl1_scales=2", "--tvl1_warps=2"),
+        capture_output=True, text=True, errors="replace", cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    info = json.loads((tmp_path / "out" / "dataset.json").read_text())
+    assert info["flow"]["method"] == "tvl1_tf" and info["splits"] == {"train": 4}
+    assert info["tvl1"]["preset"] == "denseflow" and info["tvl1"]["params"]["nscales"] == 2
+    # OpenCV CUDA's defaults (tvl1_tf.DENSEFLOW): one loop of 300 iterations per warp, no median filter.
+    params = info["tvl1"]["params"]
+    assert (params["inner_iterations"], params["outer_iterations"], params["median_filtering"]) == (300, 1, 1)
+    assert {v["num_fields"] for split in info["videos"].values() for v in split} == {3}
+
+
 def test_bad_input_gives_one_line_not_a_traceback(tmp_path):
     (tmp_path / "empty").mkdir()
     for args, expected in (

@@ -14,6 +14,10 @@ Who does what:
                           store.save / commit_shard / finish
                           (.partial files, shards, frame folders, failures.txt, dataset.json)
 
+With flow "tvl1_tf" a runner splits each job into worker.process, a flow stage
+that batches frame pairs across videos (one process, the accelerator's), and
+worker.encode (runners.FlowStage; beam_runner batches with BatchElements).
+
 A killed run resumes: committed shards and saved videos are kept, the rest is
 done again; the output equals that of an uninterrupted run byte for byte.
 """
@@ -24,7 +28,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from iastp_tf.data.prepare import runners, splits, store as store_lib, worker
+from iastp_tf.data.prepare import flow as flow_lib, runners, splits, store as store_lib, worker
 
 # The names callers know from before the split into worker / store / runners.
 PrepareOptions = worker.PrepareOptions
@@ -104,6 +108,7 @@ def prepare_dataset(
     on_video_done: Callable[[int], None] | None = None,
     output_format: str = "records",
     runner: runners.JobRunner | None = None,
+    flow_batch_size: int = flow_lib.DEFAULT_FLOW_BATCH_SIZE,
 ) -> PrepareSummary:
     """Turns the videos of ``index`` into a dataset directory (SPEC §4).
 
@@ -126,6 +131,8 @@ def prepare_dataset(
         per video under ``frames/``) or "both".
       runner: the ``runners.JobRunner`` to use (e.g. ``beam_runner.BeamRunner``);
         by default the local one that ``workers`` describes.
+      flow_batch_size: frame pairs per call of flow "tvl1_tf" for the default
+        runner (a given ``runner`` has its own). It does not change the output.
 
     Returns:
       A ``PrepareSummary``.
@@ -142,7 +149,8 @@ def prepare_dataset(
     if not index.entries:
         raise ValueError(f"no videos to prepare: the split lists of {root} name none (empty folder?)")
     if runner is None:
-        runner = runners.InProcessRunner() if workers == 0 else runners.ProcessPoolRunner(workers)
+        runner = (runners.InProcessRunner(flow_batch_size) if workers == 0
+                  else runners.ProcessPoolRunner(workers, flow_batch_size))
     started = time.perf_counter()
     runner.files.makedirs(output_dir)
     store = store_lib.ShardStore(output_dir, index, kind=kind, options=options, output_format=output_format,

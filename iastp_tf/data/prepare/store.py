@@ -35,6 +35,7 @@ import numpy as np
 from absl import logging
 
 from iastp_tf.data import dataset_info
+from iastp_tf.data.prepare import flow as flow_lib
 from iastp_tf.data.prepare import records, splits, worker
 
 PARTIAL_DIR = ".partial"
@@ -128,6 +129,26 @@ def video_info(record: records.VideoRecord) -> dict:
     }
 
 
+def _fingerprinted(options: worker.PrepareOptions) -> dict:
+    """The options that identify a preparation; ``tvl1_preset`` only where it matters, so that
+    directories prepared before it existed keep their fingerprint."""
+    described = dataclasses.asdict(options)
+    if options.flow not in flow_lib.BATCHED_METHODS:
+        del described["tvl1_preset"]
+    return described
+
+
+def _tvl1_info(options: worker.PrepareOptions) -> dict | None:
+    """dataset.json's ``tvl1``: scales and warps; for "tvl1_tf" also its preset and every solver parameter."""
+    if options.flow not in ("tvl1", *flow_lib.BATCHED_METHODS):
+        return None
+    info = {"scales": options.tvl1_scales, "warps": options.tvl1_warps}
+    if options.flow in flow_lib.BATCHED_METHODS:
+        params = flow_lib.tvl1_tf_params(options.tvl1_preset, options.tvl1_scales, options.tvl1_warps)
+        info.update(preset=options.tvl1_preset, params=dataclasses.asdict(params))
+    return info
+
+
 def _num_shards(count: int, requested: int | None) -> int:
     if requested is not None and requested < 1:
         raise ValueError(f"num_shards must be >= 1, got {requested}")
@@ -168,7 +189,7 @@ class ShardStore:
         }
         description = {
             "kind": kind,
-            "options": dataclasses.asdict(options),
+            "options": _fingerprinted(options),
             "output_format": output_format,
             "shards": self.shards,
             "plan": {split: [dataclasses.astuple(e) for e in entries] for split, entries in self.plan.items()},
@@ -383,8 +404,7 @@ class ShardStore:
                 "resize": list(options.resize) if options.resize and not options.short_side else None,
                 "short_side": options.short_side,
                 "jpeg_quality": options.jpeg_quality,
-                "tvl1": ({"scales": options.tvl1_scales, "warps": options.tvl1_warps}
-                         if options.flow == "tvl1" else None),
+                "tvl1": _tvl1_info(options),
                 "failures": len(failure_lines),
                 "shuffle_seed": SHUFFLE_SEED,
                 "fingerprint": self.fingerprint,

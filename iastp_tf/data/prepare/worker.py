@@ -10,6 +10,12 @@ the ``Result`` to the shard store (``store``), which does all the writing.
      v
   Result(key, record | reason)
 
+A batched flow method ("tvl1_tf") splits a job in three stages: ``process``
+(here, in a worker) gives a ``Decoded`` video (its frames' JPEGs and grey
+frames); one process computes the flow of many videos' pairs in batches
+(``flow.FlowBatcher``); ``encode`` (here again) turns the fields into the
+record. The record is the one a single stage would make.
+
 Workers never import TensorFlow and run OpenCV with one thread
 (``init_worker``), which also keeps TV-L1 deterministic.
 """
@@ -28,7 +34,8 @@ class PrepareOptions:
     """How each video becomes a record.
 
     Attributes:
-      flow: "tvl1", "farneback" or "none".
+      flow: "tvl1", "tvl1_tf" (TV-L1 in TensorFlow, batched across videos),
+        "farneback" or "none".
       flow_compensation: also store motion-compensated flow (SPEC §6).
       resize: ``(width, height)`` of the stored frames (TSN: 340x256), or None
         to keep the source size.
@@ -37,6 +44,8 @@ class PrepareOptions:
       jpeg_quality: JPEG quality of RGB frames and flow fields.
       tvl1_scales, tvl1_warps: TV-L1 pyramid levels and warps per level
         (OpenCV's defaults 5 and 5; see ``flow.FlowEstimator``).
+      tvl1_preset: flow "tvl1_tf" only: "opencv" (``cv2.optflow``'s defaults)
+        or "denseflow" (OpenCV CUDA's, as denseflow/TSN use).
     """
 
     flow: str = "tvl1"
@@ -46,6 +55,7 @@ class PrepareOptions:
     jpeg_quality: int = records.DEFAULT_JPEG_QUALITY
     tvl1_scales: int = 5
     tvl1_warps: int = 5
+    tvl1_preset: str = "opencv"
 
     def __post_init__(self):
         if self.flow not in flow_lib.FLOW_METHODS:
@@ -54,6 +64,8 @@ class PrepareOptions:
             raise ValueError("flow_compensation needs flow other than 'none'")
         if self.short_side is not None and self.short_side <= 0:
             raise ValueError(f"short_side must be positive, got {self.short_side}")
+        if self.tvl1_preset not in flow_lib.TVL1_PRESETS:
+            raise ValueError(f"tvl1_preset must be one of {flow_lib.TVL1_PRESETS}, got {self.tvl1_preset!r}")
         if not 1 <= self.jpeg_quality <= 100:
             raise ValueError(f"jpeg_quality must be in 1..100, got {self.jpeg_quality}")
 
@@ -88,6 +100,28 @@ class Result:
     reason: str | None = None
 
 
+@dataclasses.dataclass(frozen=True)
+class Decoded:
+    """A video whose flow a batched flow stage computes (``process`` -> flow -> ``encode``).
+
+    Attributes:
+      split, position: the job's.
+      record: the record without its flow fields.
+      grey: uint8 ``[T, H, W]``, the frames the flow is computed on.
+      options: the job's options.
+    """
+
+    split: str
+    position: int
+    record: records.VideoRecord
+    grey: np.ndarray
+    options: PrepareOptions
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return self.split, self.position
+
+
 _NO_FLOW = ((), (), (), ())
 
 
@@ -96,16 +130,36 @@ def init_worker() -> None:
     cv2.setNumThreads(1)
 
 
-def process(job: Job) -> Result:
-    """Runs one job; no error of one video escapes (it becomes the reason)."""
+def _failure(split: str, position: int, error: Exception) -> Result:
+    reason = str(error) if isinstance(error, video_lib.VideoError) else f"{type(error).__name__}: {error}"
+    return Result(split, position, None, " ".join(reason.split()))  # One line.
+
+
+def process(job: Job) -> Result | Decoded:
+    """Runs one job: its ``Result``; or, for a batched flow method, a ``Decoded`` video for the flow stage.
+
+    No error of one video escapes (it becomes the result's reason).
+    """
     try:
         if not job.path:
             raise video_lib.VideoError("missing file")
         build = video_record if job.kind == "video" else rawframes_record
-        return Result(job.split, job.position, build(job.path, job.entry, job.options))
+        record, grey = build(job.path, job.entry, job.options)
+        if grey is None:
+            return Result(job.split, job.position, record)
+        return Decoded(job.split, job.position, record, grey, job.options)
     except Exception as error:  # One bad video must never stop the run.
-        reason = str(error) if isinstance(error, video_lib.VideoError) else f"{type(error).__name__}: {error}"
-        return Result(job.split, job.position, None, " ".join(reason.split()))  # One line.
+        return _failure(job.split, job.position, error)
+
+
+def encode(decoded: Decoded, fields) -> Result:
+    """The last stage: the record of a ``Decoded`` video with its flow fields (``T-1`` float32 ``[H, W, 2]``)."""
+    try:
+        flows = _flow_jpegs(fields, decoded.options)
+        return Result(decoded.split, decoded.position, dataclasses.replace(
+            decoded.record, flow_x=flows[0], flow_y=flows[1], flow_mc_x=flows[2], flow_mc_y=flows[3]))
+    except Exception as error:  # One bad video must never stop the run.
+        return _failure(decoded.split, decoded.position, error)
 
 
 def _check_frame_count(count: int, options: PrepareOptions) -> None:
@@ -128,9 +182,12 @@ def _flow_jpegs(fields, options: PrepareOptions):
 
 
 def _computed_flow(frames: np.ndarray, options: PrepareOptions):
-    """Flow JPEGs estimated on uint8 ``[T, H, W, 3]`` frames."""
+    """Flow JPEGs estimated on uint8 ``[T, H, W, 3]`` frames, and None; or, for a batched
+    method, no flow yet and the uint8 ``[T, H, W]`` grey frames for the flow stage."""
+    if options.flow in flow_lib.BATCHED_METHODS:
+        return _NO_FLOW, np.stack([flow_lib.to_grey(frame) for frame in frames])
     estimator = flow_lib.FlowEstimator(options.flow, options.tvl1_scales, options.tvl1_warps)
-    return _flow_jpegs(estimator.fields(frames), options)
+    return _flow_jpegs(estimator.fields(frames), options), None
 
 
 def _record(entry, frame_rate, height, width, frames, flows):
@@ -149,17 +206,21 @@ def _record(entry, frame_rate, height, width, frames, flows):
     )
 
 
-def video_record(path: str, entry: splits.VideoEntry, options: PrepareOptions) -> records.VideoRecord:
+def video_record(path: str, entry: splits.VideoEntry, options: PrepareOptions):
     """Decodes, resizes and computes flow for one video file.
+
+    Returns:
+      (record, None); for a batched flow method, (record without flow, uint8
+      ``[T, H, W]`` grey frames).
 
     Raises:
       video_lib.VideoError: the video cannot be read, or has one frame and flow is asked for.
     """
     frames, frame_rate = video_lib.read_video(path, options.resize, options.short_side)  # [T, h, w, 3]
     _check_frame_count(len(frames), options)
-    flows = _NO_FLOW if options.flow == "none" else _computed_flow(frames, options)
+    flows, grey = (_NO_FLOW, None) if options.flow == "none" else _computed_flow(frames, options)
     jpegs = [records.encode_jpeg(f, options.jpeg_quality) for f in frames]
-    return _record(entry, frame_rate, frames.shape[1], frames.shape[2], jpegs, flows)
+    return _record(entry, frame_rate, frames.shape[1], frames.shape[2], jpegs, flows), grey
 
 
 def _decoded(jpegs, size) -> np.ndarray:
@@ -183,8 +244,8 @@ def _stored_flow(flow_x_paths, flow_y_paths, count, source_size, size, options: 
     return recoded if resized else (flow_x, flow_y, *recoded[2:])
 
 
-def rawframes_record(directory: str, entry: splits.VideoEntry, options: PrepareOptions) -> records.VideoRecord:
-    """One record from a rawframes folder (see ``rawframes``).
+def rawframes_record(directory: str, entry: splits.VideoEntry, options: PrepareOptions):
+    """One record from a rawframes folder (see ``rawframes``), like ``video_record``.
 
     Steps: list the files; keep T = stored fields + 1 frames when flow is
     stored (extractors write T-1 or T fields); resize the frames if asked;
@@ -209,10 +270,11 @@ def rawframes_record(directory: str, entry: splits.VideoEntry, options: PrepareO
     if size != source_size:
         jpegs = [records.encode_jpeg(f, options.jpeg_quality) for f in decoded]
 
+    grey = None
     if options.flow == "none":
         flows = _NO_FLOW
     elif computes_flow:
-        flows = _computed_flow(decoded, options)
+        flows, grey = _computed_flow(decoded, options)
     else:
         flows = _stored_flow(flow_x_paths, flow_y_paths, len(jpegs) - 1, source_size, size, options)
-    return _record(entry, 0.0, size[0], size[1], jpegs, flows)
+    return _record(entry, 0.0, size[0], size[1], jpegs, flows), grey

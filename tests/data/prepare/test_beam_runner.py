@@ -38,3 +38,24 @@ def test_direct_runner_output_equals_the_local_runners(tmp_path, beam_options):
     assert len(beam_files["failures.txt"].splitlines()) == 3 and summary.failures
     assert (local_info.pop("runner"), beam_info.pop("runner")) == ("local", "beam")
     assert beam_info == local_info
+
+
+@pytest.mark.slow
+def test_tvl1_tf_batched_with_batch_elements_equals_the_local_runner(tmp_path):
+    toy.make_toy_dataset(str(tmp_path / "toy"), num_classes=2, videos_per_class=3, frames=5, size=(64, 48),
+                         corrupt=True)
+    index = splits.read_ucf101(str(tmp_path / "toy"), 1)
+    options = runner.PrepareOptions(flow="tvl1_tf", resize=None, tvl1_scales=2, tvl1_warps=2)
+    kwargs = dict(videos_dir=str(tmp_path / "toy"), options=options, num_shards=2, progress=False,
+                  output_format="both", command="the same command")
+    runner.prepare_dataset(index, str(tmp_path / "local"), flow_batch_size=4, **kwargs)
+    # Batches of 3 pairs from BatchElements, whatever videos they come from; the last ones padded.
+    runner.prepare_dataset(index, str(tmp_path / "beam"), runner=beam_runner.BeamRunner("--runner=DirectRunner", 3),
+                           **kwargs)
+
+    local_files, local_info = _tree(tmp_path / "local")
+    beam_files, beam_info = _tree(tmp_path / "beam")
+    assert sorted(beam_files) == sorted(local_files) and len(beam_files["failures.txt"].splitlines()) == 3
+    assert beam_files == local_files
+    assert (local_info.pop("runner"), beam_info.pop("runner")) == ("local", "beam")
+    assert beam_info == local_info and beam_info["flow"]["method"] == "tvl1_tf"
