@@ -60,8 +60,7 @@ def library_versions() -> dict[str, str]:
     }
 
 
-def write_dataset_info(
-    output_dir: str,
+def dataset_info_content(
     *,
     class_names: Sequence[str],
     split_counts: dict[str, int],
@@ -73,15 +72,14 @@ def write_dataset_info(
     num_shards: dict[str, int],
     extra: dict | None = None,
 ) -> dict:
-    """Writes ``dataset.json`` (SPEC §4) atomically and returns its content.
+    """The content of ``dataset.json`` (SPEC §4).
 
     Args:
-      output_dir: the dataset directory.
       class_names: names in class-index order.
       split_counts: records per split, e.g. ``{"train": 9537, "test": 3783}``.
       frame_size: ``[height, width]`` of the stored frames, or None when
         videos keep their own aspect ratio (``short_side`` resizing).
-      flow_method: "tvl1", "farneback" or "none".
+      flow_method: "tvl1", "tvl1_tf", "farneback" or "none".
       compensated: whether ``flow_mc`` fields are stored.
       multi_label: whether a video may carry several labels (Charades).
       command: the command line that made the directory.
@@ -100,9 +98,23 @@ def write_dataset_info(
         "versions": library_versions(),
     }
     content.update(extra or {})
+    return content
+
+
+def encode_dataset_info(content: dict) -> bytes:
+    """``dataset.json``'s bytes: indented JSON and a final newline."""
+    return (json.dumps(content, indent=2) + "\n").encode("utf-8")
+
+
+def write_dataset_info(output_dir: str, **fields) -> dict:
+    """Writes ``dataset.json`` to a local ``output_dir`` atomically and returns its content.
+
+    ``fields`` as in :func:`dataset_info_content`. Preparation writes it
+    through its store's file system instead (local or remote).
+    """
+    content = dataset_info_content(**fields)
     path = os.path.join(output_dir, DATASET_JSON)
-    with open(f"{path}.tmp", "w") as f:
-        json.dump(content, f, indent=2)
-        f.write("\n")
+    with open(f"{path}.tmp", "wb") as f:
+        f.write(encode_dataset_info(content))
     os.replace(f"{path}.tmp", path)
     return content

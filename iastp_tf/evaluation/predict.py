@@ -64,7 +64,8 @@ def _flow_jpegs(frames, fields, preparation, compensated, progress):
     """
     flow = preparation["flow"]
     tvl1 = preparation.get("tvl1") or {}
-    estimator = FlowEstimator(flow["method"], tvl1.get("scales", 5), tvl1.get("warps", 5))
+    estimator = FlowEstimator(flow["method"], tvl1.get("scales", 5), tvl1.get("warps", 5),
+                              tvl1.get("preset", "opencv"))
     bound, quality = flow["bound"], preparation["jpeg_quality"]
     planes = [[b""] * (len(frames) - 1) for _ in range(4)]
     threads = cv2.getNumThreads()

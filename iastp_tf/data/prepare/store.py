@@ -389,8 +389,7 @@ class ShardStore:
         self.files.write(os.path.join(self.output_dir, FAILURES_TXT),
                          "".join(line + "\n" for line in failure_lines).encode("utf-8"))
         sizes = {(info["height"], info["width"]) for split_videos in videos.values() for info in split_videos}
-        dataset = dataset_info.write_dataset_info(
-            self.output_dir,
+        dataset = dataset_info.dataset_info_content(
             class_names=index.class_names,
             split_counts={split: len(split_videos) for split, split_videos in videos.items()},
             frame_size=list(sizes.pop()) if len(sizes) == 1 else None,
@@ -414,5 +413,8 @@ class ShardStore:
                 "videos": videos,
             },
         )
+        # Through the store's file system, so a remote output_dir (gs://, under Beam) gets it too.
+        self.files.write(os.path.join(self.output_dir, dataset_info.DATASET_JSON),
+                         dataset_info.encode_dataset_info(dataset))
         self.files.remove(self.partial)
         return dataset, failure_lines
