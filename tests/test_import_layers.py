@@ -2,8 +2,10 @@
 
 Every module's imports are read with ``ast`` (those inside functions too) and
 each import of another part of the package must go to the same or a lower
-layer. ``iastp_tf.configurables`` (the gin registry) sits on top and may import
-everything; nothing in the package may import it, ``experiments`` or ``tools``.
+layer. ``iastp_tf.configurables`` (the gin registry) sits above every part that
+defines configurables and may import them all; only ``sweep``, which parses gin
+files itself, sits above it. Nothing in the package imports ``experiments`` or
+``tools``.
 """
 
 import ast
@@ -19,8 +21,8 @@ RANKS = {
     "training": 3,
     "evaluation": 4,
     "analysis": 5,
-    "sweep": 6,
-    "configurables": 7,
+    "configurables": 6,
+    "sweep": 7,
 }
 FORBIDDEN = ("experiments", "tools")
 PACKAGE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "iastp_tf")

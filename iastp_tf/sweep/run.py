@@ -36,7 +36,7 @@ import keras
 from absl import logging
 
 import iastp_tf
-import iastp_tf.training.configurables  # noqa: F401  registers what gin files name
+import iastp_tf.configurables  # noqa: F401  registers what gin files name
 from iastp_tf.evaluation.evaluate import evaluate
 from iastp_tf.sweep import grid as grid_lib
 from iastp_tf.sweep import results as results_lib
