@@ -17,6 +17,9 @@ import tokenize
 
 # TensorFlow's C++ INFO lines (device probes) stay out of the output; set before TensorFlow loads.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+from iastp_tf.native_logs import filter_native_logs  # noqa: E402
+
+filter_native_logs()  # the lines TF_CPP_MIN_LOG_LEVEL cannot reach (logged before absl starts)
 
 import gin  # noqa: E402
 from absl import app, flags  # noqa: E402

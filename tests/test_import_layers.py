@@ -13,6 +13,7 @@ import os
 
 # Bottom to top; parts of one rank may import each other.
 RANKS = {
+    "native_logs": 0,
     "runs": 0,
     "data": 0,
     "layers": 1,
