@@ -30,9 +30,13 @@ import sys
 
 from absl import app, flags
 
-from iastp_tf.data.prepare import flow as flow_lib
-from iastp_tf.data.prepare import runner, splits
-from iastp_tf.data.prepare import video as video_lib
+from iastp_tf.native_logs import filter_native_logs
+
+filter_native_logs()  # TensorFlow's native start-up lines stay out of the output (the parent writes shards with it)
+
+from iastp_tf.data.prepare import flow as flow_lib  # noqa: E402
+from iastp_tf.data.prepare import runner, splits  # noqa: E402
+from iastp_tf.data.prepare import video as video_lib  # noqa: E402
 
 _DATASET = flags.DEFINE_enum("dataset", "folder", list(splits.DATASETS), "Split format of the dataset.")
 _VIDEOS_DIR = flags.DEFINE_string("videos_dir", None, "Root of the video files.")
