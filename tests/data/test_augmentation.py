@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from iastp_tf.data import augmentation, normalization, snippets
+from iastp_tf.data import augmentation, snippets
 from iastp_tf.data.normalization import default_input_size, normalize
 
 
@@ -91,25 +91,6 @@ def test_random_flip_is_fair_and_seeded():
     flips = [bool(augmentation.random_flip(seed=s)) for s in range(200)]
     assert 60 < sum(flips) < 140
     assert flips == [bool(augmentation.random_flip(seed=s)) for s in range(200)]
-
-
-@pytest.mark.parametrize("backbone", ["tiny", "vgg16", "bn_inception", "inception_resnet_v2"])
-@pytest.mark.parametrize("channels", [3, 6])
-def test_rgb_mirror_then_batch_normalisation_equals_the_fused_flip_bit_for_bit(backbone, channels):
-    # The training pipeline mirrors RGB clips (width reversal) per clip and normalises
-    # whole batches; before, each clip got the fused map reverse(W, C) @ (mirror o norm).
-    # Both must give the same float32 bits on resized (non-integer) pixels.
-    rng = np.random.default_rng(channels)
-    clips = rng.uniform(0, 255, size=(4, 3, 8, 8, channels)).astype(np.float32)  # [B, K, S, S, C]
-    plain = normalization.input_affine(backbone, "rgb", channels)
-    mirrored = augmentation.compose_affine(augmentation.mirror_affine(channels, "rgb"), plain)
-    fused = np.stack([normalization.apply_affine(tf.reverse(clip, [-2, -1]), *mirrored).numpy() for clip in clips])
-    batched = normalize(tf.reverse(clips, [-2]), backbone, "rgb").numpy()
-    np.testing.assert_array_equal(batched, fused)
-    if backbone in ("vgg16", "bn_inception"):  # a ±1 channel permutation: one rounding, as in NumPy
-        bias = plain[1].reshape(channels // 3, 3)
-        bgr = clips[:, :, :, ::-1].reshape(4, 3, 8, 8, channels // 3, 3)[..., ::-1] + bias
-        np.testing.assert_array_equal(batched, bgr.reshape(clips.shape))
 
 
 @pytest.mark.parametrize(
