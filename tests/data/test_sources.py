@@ -80,7 +80,7 @@ def test_frames_only_directory_and_absolute_frames_dir(tmp_path):
     np.testing.assert_array_equal(ru.frame_index(red, ru.RGB_BASE), [3, 4, 5])
 
 
-@pytest.mark.parametrize("damage", ["missing", "truncated", "not_a_jpeg"])
+@pytest.mark.parametrize("damage", ["missing", "truncated", "not_a_jpeg", "empty", "start_marker_only"])
 def test_damaged_frame_file_names_the_file(tmp_path, damage):
     ru.write_index_coded_dataset(tmp_path, [4, 5], split="test", with_flow=True, output_format="frames")
     path = tmp_path / "frames" / "video_1" / "flow_y_00002.jpg"  # one test view of K=1, L=5 reads all fields
@@ -88,6 +88,10 @@ def test_damaged_frame_file_names_the_file(tmp_path, damage):
         os.remove(path)
     elif damage == "truncated":
         path.write_bytes(path.read_bytes()[:-40])
+    elif damage == "empty":
+        path.write_bytes(b"")
+    elif damage == "start_marker_only":  # SOI and "EOI" overlap: must not pass as FF D8 ... FF D9
+        path.write_bytes(b"\xff\xd8")
     else:
         path.write_bytes(ru.NOT_A_JPEG)
     dataset = make_dataset(str(tmp_path), "test", modality="flow", batch_size=2, num_segments=1,
