@@ -18,7 +18,8 @@ import tensorflow as tf
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
 
-# One MirroredStrategy per device set and process: each new strategy restarts
+# One MirroredStrategy per device set and process, however the devices were
+# named: each new strategy restarts
 # TF's collective instance keys, so a second one over the same devices reuses
 # keys with other shapes and its all-reduces fail ("Shape mismatch in the
 # collective instance").
@@ -31,10 +32,10 @@ def make_strategy(name="default", devices=None) -> tf.distribute.Strategy:
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "mirrored":
-        key = None if devices is None else tuple(devices)
-        if key not in _MIRRORED:
-            _MIRRORED[key] = tf.distribute.MirroredStrategy(devices=devices)
-        return _MIRRORED[key]
+        strategy = tf.distribute.MirroredStrategy(devices=devices)
+        # Keyed by the devices it runs on, so that `devices=None` and the same
+        # devices named explicitly share one strategy.
+        return _MIRRORED.setdefault(tuple(sorted(strategy.extended.worker_devices)), strategy)
     if name == "multi_worker":
         if "TF_CONFIG" not in os.environ:
             raise ValueError("strategy 'multi_worker' needs the cluster in the TF_CONFIG environment variable")
