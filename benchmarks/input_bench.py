@@ -6,28 +6,26 @@ shards and as frame folders (``--output_format=both``), then measures in the
 same run, for RGB (K = 3 snippets of L = 1) and flow (K = 3 of L = 5, 30 JPEGs
 per clip), training configuration (random segment offsets, 224 x 224 crops):
 
-* ``make_dataset(..., source="records")`` and ``source="frames"``: multi-scale
-  crop, flip and normalisation included;
+* ``make_dataset(..., source="records")`` and ``source="frames"``: sampling,
+  the JPEGs of the sampled frames, decoding inside the multi-scale crop and
+  resizing (the random flip and the normalisation are the model's first
+  layer, ``FramePreprocessing``, and run on the accelerator in training);
 * the loader: a plain ``tf.data`` program that reads only the sampled files
   by path (``tf.io.read_file``), decodes them inside the same crop (a
   multi-scale window of :func:`iastp_tf.data.augmentation.multiscale_crop_window`,
   ``decode_and_crop_jpeg``) and resizes to 224: what a rawframes loader does
-  at least, without flip, normalisation or any checks.
+  at least, without any checks.
 
 For each it prints clips per CPU second of this process (meaningful on a
-machine shared with other work), the ratio to the bare loader's (goal for
-frames: >= 0.9 at every T) and to the full loader's: the bare loader plus a
-random flip and the backbone's normalisation per clip, i.e. everything
-mmaction2's rawframes loader does for a training clip (read, decode, crop,
-resize, flip, normalise), written as cheaply as the pipeline did before it
-normalised RGB per batch (the fused flip + normalisation affine map, one 1x1
-convolution per clip). The first ratio charges the pipeline for work the bare
-loader skips; the second compares like with like. It also prints bytes read
-per clip (the process's read() bytes from ``/proc/self/io``) against the
-bytes of the JPEGs the clip decodes (goal for frames: within 2x) and the CPU
-cost of parsing a record for one modality against parsing all of them. The
-machine is shared and noisy (+-15 %): trials go round the datasets, the best
-of each counts, and whole runs should be repeated. Usage:
+machine shared with other work) and the ratio to the loader's (goal for
+frames: >= 0.9 at every T), bytes read per clip (the process's read() bytes
+from ``/proc/self/io``) against the bytes of the JPEGs the clip decodes (goal
+for frames: within 2x) and the CPU cost of parsing a record for one modality
+against parsing all of them. It also prints what ``FramePreprocessing`` costs
+per clip when it runs on this CPU (training without an accelerator pays it in
+the train step). The machine is shared and noisy (+-15 %): trials go round
+the datasets, the best of each counts, and whole runs should be repeated.
+Usage:
 
     .venv/bin/python benchmarks/input_bench.py [--lengths=48,180,900 --batches=10 --trials=2]
 """
@@ -44,20 +42,24 @@ import numpy as np
 import tensorflow as tf
 from absl import app, flags
 
-from iastp_tf.data import augmentation, dataset_info, decoder, normalization
+from iastp_tf.data import augmentation, dataset_info, decoder
 from iastp_tf.data.pipeline import make_dataset
 from iastp_tf.data.prepare import records
 from iastp_tf.data.sources import FRAME_PREFIXES
+from iastp_tf.layers import FramePreprocessing
 
 _LENGTHS = flags.DEFINE_list("lengths", ["48", "180", "900"], "Video lengths T in frames.")
 _FRAMES_PER_LENGTH = flags.DEFINE_integer(
-    "frames_per_length", 1000, "Frames written per length (videos = this / T, at least 2)."
+    "frames_per_length", 1000, "Frames written per length (videos = this / T, at least --min_videos)."
 )
+_MIN_VIDEOS = flags.DEFINE_integer(
+    "min_videos", 8, "Fewest videos per length: with 2, an epoch is 2 clips and the per-epoch set-up of "
+    "the shard interleave and shuffle (nothing at dataset scale) weighs on every clip.")
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", 16, "Videos per batch.")
 _BATCHES = flags.DEFINE_integer("batches", 10, "Batches timed per configuration (after warm-up).")
 _WARMUP = flags.DEFINE_integer("warmup", 3, "Batches run before timing.")
 _TRIALS = flags.DEFINE_integer("trials", 2, "Timed runs per measurement; the best counts.")
-_BACKBONE = flags.DEFINE_string("backbone", "bn_inception", "Backbone whose input convention is used.")
+_BACKBONE = flags.DEFINE_string("backbone", "bn_inception", "Backbone whose normalisation FramePreprocessing applies.")
 
 HEIGHT, WIDTH = 256, 340
 SIZE, K = 224, 3
@@ -119,19 +121,14 @@ def write_dataset(data_dir, num_videos, num_frames, pool):
     return folders, float(np.mean([len(s) for s in serialized]))
 
 
-def loader_dataset(folders, num_frames, modality, batch_size, backbone=None, seed=0):
+def loader_dataset(folders, num_frames, modality, batch_size, seed=0):
     """The baseline: TSN segment sampling, then only the sampled files read and decoded.
-
-    Args:
-      backbone: None, or also flip and normalise for this backbone as the
-        pipeline does (one random flip per clip, the same fused affine map).
 
     Returns:
       A repeated dataset of float32 ``[B, K, 224, 224, C]`` (C = 3 RGB, 10 flow).
     """
     new_length = NEW_LENGTH[modality]
     span = (num_frames if modality == "rgb" else num_frames - 1) - new_length + 1
-    jpeg_channels = 3 if modality == "rgb" else 1
 
     def load(folder, video_seed):
         average = span // K
@@ -143,30 +140,36 @@ def loader_dataset(folders, num_frames, modality, batch_size, backbone=None, see
         for prefix in FRAME_PREFIXES[modality]:
             paths = tf.unstack(tf.strings.join([folder, "/", prefix, names, ".jpg"]), num=K * new_length)
             decoded = tf.stack([
-                tf.io.decode_and_crop_jpeg(tf.io.read_file(p), window, channels=jpeg_channels) for p in paths
+                tf.io.decode_and_crop_jpeg(tf.io.read_file(p), window, channels=3 if modality == "rgb" else 1)
+                for p in paths
             ])  # [K*L, h, w, c]
             planes.append(tf.image.resize(tf.cast(decoded, tf.float32), [SIZE, SIZE]))  # float: 2x faster
         if modality == "rgb":
-            clip = planes[0]  # [K, S, S, 3]
-        else:
-            flow = tf.stack(planes, axis=1)  # [K*L, 2, S, S, 1]
-            flow = tf.reshape(flow, [K, 2 * new_length, SIZE, SIZE])
-            clip = tf.transpose(flow, [0, 2, 3, 1])  # [K, S, S, 2L]: x0, y0, x1, ...
-        if backbone is None:
-            return clip
-        channels = clip.shape[-1]
-        plain = normalization.input_affine(backbone, modality, channels)
-        mirrored = augmentation.compose_affine(augmentation.mirror_affine(channels, modality), plain)
-        flip = augmentation.random_flip(tf.stack([video_seed, 2]))
-        clip = tf.cond(flip, lambda: tf.reverse(clip, axis=[-2, -1]), lambda: clip)
-        return normalization.apply_affine(
-            clip, tf.where(flip, mirrored[0], plain[0]), tf.where(flip, mirrored[1], plain[1])
-        )
+            return planes[0]  # [K, S, S, 3]
+        flow = tf.stack(planes, axis=1)  # [K*L, 2, S, S, 1]
+        flow = tf.reshape(flow, [K, 2 * new_length, SIZE, SIZE])
+        return tf.transpose(flow, [0, 2, 3, 1])  # [K, S, S, 2L]: x0, y0, x1, ...
 
     folders = tf.data.Dataset.from_tensor_slices(folders).shuffle(len(folders), seed=seed).repeat()
     seeds = tf.data.Dataset.random(seed=seed)
     return (tf.data.Dataset.zip(folders, seeds).map(load, num_parallel_calls=tf.data.AUTOTUNE)
             .batch(batch_size).prefetch(tf.data.AUTOTUNE))
+
+
+def preprocessing_cost(modality, batch_size, trials):
+    """CPU ms per clip of the model's ``FramePreprocessing`` (flip + normalisation) run on this CPU."""
+    channels = 3 * NEW_LENGTH["rgb"] if modality == "rgb" else 2 * NEW_LENGTH["flow"]
+    clips = tf.random.uniform([batch_size, K, SIZE, SIZE, channels], 0, 255)
+    layer = FramePreprocessing(_BACKBONE.value, modality, seed=0)
+    step = tf.function(lambda x: layer(x, training=True))
+    step(clips)
+    best = []
+    for _ in range(trials):
+        cpu = time.process_time()
+        for _ in range(20):
+            step(clips).numpy()
+        best.append(1000 * (time.process_time() - cpu) / (20 * batch_size))
+    return min(best)
 
 
 def _read_bytes():
@@ -239,7 +242,7 @@ def main(argv):
           f"{jpeg_bytes['flow'] / 1024:.1f} KiB; K = {K}, crops {SIZE}, batch {_BATCH_SIZE.value}")
     rows = []
     for num_frames in (int(t) for t in _LENGTHS.value):
-        num_videos = max(2, _FRAMES_PER_LENGTH.value // num_frames)
+        num_videos = max(_MIN_VIDEOS.value, _FRAMES_PER_LENGTH.value // num_frames)
         with tempfile.TemporaryDirectory() as data_dir:
             folders, record_bytes = write_dataset(data_dir, num_videos, num_frames, pool)
             print(f"T = {num_frames}: {num_videos} videos, record {record_bytes / 1e6:.2f} MB")
@@ -248,10 +251,7 @@ def main(argv):
                 print("  parse one record, CPU ms: " + ", ".join(f"{k} {v:.2f}" for k, v in costs.items()))
             for modality in ("rgb", "flow"):
                 decoded = K * NEW_LENGTH[modality] * (1 if modality == "rgb" else 2) * jpeg_bytes[modality]
-                datasets = {
-                    "loader": loader_dataset(folders, num_frames, modality, _BATCH_SIZE.value),
-                    "augmented": loader_dataset(folders, num_frames, modality, _BATCH_SIZE.value, _BACKBONE.value),
-                }
+                datasets = {"loader": loader_dataset(folders, num_frames, modality, _BATCH_SIZE.value)}
                 for source in ("records", "frames"):
                     datasets[source] = make_dataset(
                         data_dir, "train", modality=modality, backbone=_BACKBONE.value,
@@ -259,26 +259,30 @@ def main(argv):
                         repeat=True, seed=0, source=source,
                     )
                 results = measure(datasets, _BATCH_SIZE.value, _BATCHES.value, _WARMUP.value, _TRIALS.value)
-                (base, base_read), (augmented, _) = results["loader"], results["augmented"]
+                base, base_read = results["loader"]
                 for source in ("records", "frames"):
                     rate, read = results[source]
                     rows.append(dict(T=num_frames, modality=modality, source=source, clips_per_cpu_s=rate,
-                                     loader=base, loader_augmented=augmented, read_per_clip=read,
-                                     loader_read_per_clip=base_read, decoded_per_clip=decoded))
-                    print(f"  {modality:>4} {source:>7}: {rate:6.1f} clips/CPU s, loader {base:6.1f} "
-                          f"({augmented:6.1f} with flip + normalisation) -> ratio {rate / base:.2f} "
-                          f"({rate / augmented:.2f}) | read {read / 1e3:8.1f} kB/clip (loader "
-                          f"{base_read / 1e3:.1f}) vs decoded {decoded / 1e3:.1f} kB = {read / decoded:.1f}x")
+                                     loader=base, read_per_clip=read, loader_read_per_clip=base_read,
+                                     decoded_per_clip=decoded))
+                    print(f"  {modality:>4} {source:>7}: {rate:6.1f} clips/CPU s, loader {base:6.1f} -> ratio "
+                          f"{rate / base:.2f} | read {read / 1e3:8.1f} kB/clip (loader {base_read / 1e3:.1f}) "
+                          f"vs decoded {decoded / 1e3:.1f} kB = {read / decoded:.1f}x")
     print("\n| T | modality | source | clips / CPU s | ratio to loader (goal frames >= 0.9) "
-          "| ratio to full loader (+ flip + normalisation) | kB read / clip | kB decoded / clip "
-          "| read / decoded (goal frames <= 2) |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "| kB read / clip | kB decoded / clip | read / decoded (goal frames <= 2) |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['T']} | {r['modality']} | {r['source']} | {r['clips_per_cpu_s']:.0f} "
               f"| {r['clips_per_cpu_s'] / r['loader']:.2f} ({r['loader']:.0f}) "
-              f"| {r['clips_per_cpu_s'] / r['loader_augmented']:.2f} ({r['loader_augmented']:.0f}) "
               f"| {r['read_per_clip'] / 1e3:.0f} | {r['decoded_per_clip'] / 1e3:.0f} "
               f"| {r['read_per_clip'] / r['decoded_per_clip']:.1f} |")
+    for modality in ("rgb", "flow"):
+        cost = preprocessing_cost(modality, _BATCH_SIZE.value, _TRIALS.value)
+        frames_rate = np.median([r["clips_per_cpu_s"] for r in rows if r["modality"] == modality
+                                 and r["source"] == "frames"])
+        print(f"FramePreprocessing ({_BACKBONE.value}, {modality}) on this CPU: {cost:.2f} ms per clip, "
+              f"{cost * frames_rate / 1000:.2f}x the frames source's CPU time per clip (on an accelerator, in the "
+              "train step)")
     print(f"\ntotal {time.perf_counter() - start:.0f} s")
     print(json.dumps(rows))
 

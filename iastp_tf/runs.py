@@ -295,8 +295,6 @@ def make_run_info(model, dataset_info, model_fn_name, model_kwargs, input_kwargs
         "attention": model_kwargs.get("attention"),
         "input_size": int(model.inputs[0].shape[2]),  # S of frames [B, K, S, S, C]
         "new_length": input_kwargs.get("new_length") or _frames_per_snippet(model, modality),
-        # make_dataset's backbone picks the normalisation (iastp_tf.data.normalization).
-        "normalization": input_kwargs.get("backbone", model_kwargs.get("backbone")),
         "class_names": list(dataset_info["class_names"]),
         "num_classes": int(dataset_info["num_classes"]),
         "multi_label": bool(dataset_info.get("multi_label", False)),

@@ -121,7 +121,7 @@ def _salient_figures(pyramid, data_dir, figures, evidence_path):
           + ", ".join(run.workdir for run in pyramid))
     frame = _evidence_frame(evidence_path, video_id, len(frames))
     models = [(run.label, run.model) for run in trained]
-    written = list(write_salient_fields(models, frames, trained[0].backbone, trained[0].modality,
+    written = list(write_salient_fields(models, frames, trained[0].modality,
                                         os.path.join(figures, "salient"), frame=frame))
     table = written[0].tables[0]
     with open(table) as f:
@@ -129,7 +129,7 @@ def _salient_figures(pyramid, data_dir, figures, evidence_path):
     if selected == 0:
         print("[demo_figures] the paper's thresholds (0.5, 0.7) select no position: the toy models' attention "
               "is nearly uniform; also drawing each column rescaled to 0..1 with threshold 0.9 (salient_relative_*)")
-        written += write_salient_fields(models, frames, trained[0].backbone, trained[0].modality,
+        written += write_salient_fields(models, frames, trained[0].modality,
                                         os.path.join(figures, "salient_relative"), output_threshold=0.9,
                                         frame_threshold=0.9, normalization="column_range", frame=frame)
     return written

@@ -50,7 +50,6 @@ def main(argv):
     written = write_salient_fields(
         list(zip(labels, (run.model for run in runs))),
         frames,
-        runs[0].backbone,
         runs[0].modality,
         _OUTPUT_PREFIX.value,
         output_position=tuple(int(v) for v in _OUTPUT_POSITION.value),

@@ -18,7 +18,6 @@ from matplotlib.patches import Rectangle
 
 from iastp_tf.analysis import plotting, salient
 from iastp_tf.analysis.receptive_field import ReceptiveField, receptive_field
-from iastp_tf.data.normalization import input_affine
 from iastp_tf.data.pipeline import make_dataset
 
 SCALE_COLORS = ("tab:blue", "tab:green", "tab:red", "tab:purple")
@@ -42,15 +41,12 @@ class SalientRow:
     peak: float
 
 
-def display_frames(frames, backbone, modality) -> np.ndarray:
-    """Normalised model input back to viewable uint8 images.
-
-    The per-backbone normalisation is one affine map of each pixel's channels
-    (:func:`iastp_tf.data.normalization.input_affine`), inverted here exactly.
+def display_frames(frames, modality) -> np.ndarray:
+    """Model input frames as viewable uint8 images.
 
     Args:
-      frames: ``[..., S, S, C]`` normalised frames.
-      backbone: the backbone name the frames were normalised for.
+      frames: ``[..., S, S, C]`` frames as the input pipeline gives them
+        (0..255; the model normalises them itself).
       modality: ``"rgb"`` (shown in colour) or ``"flow"``/``"flow_mc"`` (the
         first x field shown in grey, as the paper's flow images).
 
@@ -58,11 +54,9 @@ def display_frames(frames, backbone, modality) -> np.ndarray:
       uint8 ``[..., S, S, 3]``.
     """
     frames = np.asarray(frames, dtype=np.float64)
-    kernel, bias = input_affine(backbone, modality, frames.shape[-1])  # normalised = raw @ kernel + bias
-    raw = (frames - bias) @ np.linalg.inv(kernel.astype(np.float64))
     if modality != "rgb":
-        raw = np.repeat(raw[..., :1], 3, axis=-1)  # first x field, grey
-    return np.clip(np.round(raw), 0, 255).astype(np.uint8)
+        frames = np.repeat(frames[..., :1], 3, axis=-1)  # first x field, grey
+    return np.clip(np.round(frames[..., :3]), 0, 255).astype(np.uint8)
 
 
 def _draw_position(axes, field, row, col, image_size, color):
@@ -192,7 +186,6 @@ def video_frames(data_dir, num_frames, split="test", video_id=None, **dataset_kw
 def write_salient_fields(
     models,
     frames,
-    backbone,
     modality,
     output_prefix,
     output_position=(0, 0),
@@ -207,8 +200,8 @@ def write_salient_fields(
     Args:
       models: ``(label, stream model)`` pairs, e.g. ``[("1 scale", m1), ...]``;
         each built with pyramid attention on the same backbone.
-      frames: ``[K, S, S, C]`` normalised frames of one video.
-      backbone: backbone name (to show the frames).
+      frames: ``[K, S, S, C]`` frames of one video, 0..255 as the input
+        pipeline gives them.
       modality: ``"rgb"``, ``"flow"`` or ``"flow_mc"``.
       output_prefix: writes ``<prefix>_fig6.png``, ``<prefix>_fig7.png`` and
         ``<prefix>.csv``.
@@ -227,7 +220,7 @@ def write_salient_fields(
         raise ValueError("models must name at least one (label, model) pair")
     frames = np.asarray(frames, dtype=np.float32)
     num_frames = frames.shape[0]
-    images = display_frames(frames, backbone, modality)
+    images = display_frames(frames, modality)
     image_size = images.shape[1:3]
     trunk = salient.backbone_trunk(models[0][1])
     field = receptive_field(trunk)  # the models share the backbone, hence the field

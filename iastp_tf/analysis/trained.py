@@ -67,7 +67,7 @@ def load_trained_stream(workdir, checkpoint="last") -> TrainedStream:
     runs.load_weights(model, runs.weights_path(workdir, checkpoint))
     return TrainedStream(
         model=model,
-        backbone=run_info["normalization"],
+        backbone=run_info["backbone"],
         modality=run_info["modality"],
         input_size=int(model.input_shape[2]),
         num_scales=int(run_info["num_scales"]),

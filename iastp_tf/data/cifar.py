@@ -3,16 +3,16 @@
 Images come from ``tfds.load("cifar100")`` (``data_dir`` points at a prepared
 copy; nothing is downloaded unless TFDS is allowed to). Training uses the
 usual pad-and-crop augmentation: pad 4 pixels of zeros on each side, take a
-random 32 x 32 crop, flip horizontally at random. Each image becomes a clip of
-K = 1 frame, so the stream model and the attention layer run unchanged; the
-element structure matches :func:`iastp_tf.data.pipeline.make_dataset`.
+random 32 x 32 crop; the random horizontal flip and the normalisation are the
+model's first layer, as for videos (:class:`iastp_tf.layers.FramePreprocessing`).
+Each image becomes a clip of K = 1 frame with values 0..255, so the stream
+model and the attention layer run unchanged; the element structure matches
+:func:`iastp_tf.data.pipeline.make_dataset`.
 """
 
 import gin
 import tensorflow as tf
 import tensorflow_datasets as tfds
-
-from iastp_tf.data.normalization import normalize
 
 IMAGE_SIZE = 32
 
@@ -20,7 +20,6 @@ IMAGE_SIZE = 32
 @gin.configurable
 def make_cifar100_dataset(
     split,
-    backbone="tiny",
     batch_size=128,
     training=True,
     input_size=None,
@@ -34,9 +33,8 @@ def make_cifar100_dataset(
 
     Args:
       split: a TFDS split, e.g. ``"train"``, ``"test"``, ``"train[:90%]"``.
-      backbone: backbone name; picks the normalisation.
       batch_size: images per batch (training drops the last partial batch).
-      training: pad-and-crop and flip (True), or the images as they are.
+      training: pad-and-crop (True), or the images as they are.
       input_size: S; None keeps 32, otherwise images are resized to S.
       padding: pixels of zero padding on each side before the random crop.
       shuffle_buffer: images in the shuffle buffer (training only).
@@ -45,7 +43,7 @@ def make_cifar100_dataset(
       data_dir: TFDS data directory; None for TFDS's default.
 
     Returns:
-      training=True: ``(frames [B, 1, S, S, 3] float32, labels int32 [B])``.
+      training=True: ``(frames [B, 1, S, S, 3] float32 0..255, labels int32 [B])``.
       training=False: ``(frames [B, 1, 1, S, S, 3], labels, ids tf.string [B])``
       (one view of a one-frame clip).
     """
@@ -65,15 +63,12 @@ def make_cifar100_dataset(
         frames = tf.cast(image, tf.float32)
         if size != IMAGE_SIZE:
             frames = tf.image.resize(frames, [size, size], method="bilinear")
-        return normalize(frames, backbone, "rgb")[tf.newaxis]  # [1, S, S, 3]
+        return frames[tf.newaxis]  # [1, S, S, 3]
 
     def training_example(example, image_seed):
-        crop_seed, flip_seed = tf.unstack(
-            tf.random.experimental.stateless_split(tf.stack([image_seed, tf.constant(0, tf.int64)]), 2)
-        )
+        crop_seed = tf.stack([image_seed, tf.constant(0, tf.int64)])
         padded = tf.pad(example["image"], [[padding, padding], [padding, padding], [0, 0]])
         image = tf.image.stateless_random_crop(padded, [IMAGE_SIZE, IMAGE_SIZE, 3], crop_seed)
-        image = tf.image.stateless_random_flip_left_right(image, flip_seed)
         return frames_of(image), tf.cast(example["label"], tf.int32)
 
     def test_example(example):

@@ -29,7 +29,8 @@ def parse_video(serialized, modalities):
 
     Returns:
       A dict with ``"media_id"`` (tf.string scalar), ``"labels"`` (int64
-      ``[num_labels]``) and, per modality, its encoded JPEGs as a tf.string
+      ``[num_labels]``), ``"frame_size"`` (int32 ``[2]``: height, width of
+      the stored frames) and, per modality, its encoded JPEGs as a tf.string
       ``[P, T]`` tensor: P = 1 plane for RGB (T frames), P = 2 planes (x, y)
       for flow (T = number of flow fields).
     """
@@ -39,12 +40,15 @@ def parse_video(serialized, modalities):
         context_features={
             features.MEDIA_ID: tf.io.FixedLenFeature([], tf.string),
             features.LABEL_INDEX: tf.io.VarLenFeature(tf.int64),
+            features.HEIGHT: tf.io.FixedLenFeature([], tf.int64),
+            features.WIDTH: tf.io.FixedLenFeature([], tf.int64),
         },
         sequence_features={key: tf.io.FixedLenSequenceFeature([], tf.string) for key in keys},
     )
     video = {
         "media_id": context[features.MEDIA_ID],
         "labels": tf.sparse.to_dense(context[features.LABEL_INDEX]),
+        "frame_size": tf.cast(tf.stack([context[features.HEIGHT], context[features.WIDTH]]), tf.int32),
     }
     for modality in modalities:
         video[modality] = tf.stack([sequence[key] for key in FRAME_KEYS[modality]])  # [P, T]

@@ -5,11 +5,15 @@ per video) or frame folders in the TSN/mmaction2 rawframes layout, in the same
 order for the same seed. For each video the frame indices are chosen with
 graph ops (:mod:`iastp_tf.data.sampling`), the source hands over the encoded
 JPEGs of those frames only, and only they are decoded -- and only inside the
-crop window, since the crop is known before decoding. Then resize, flip and
-per-backbone normalisation (the flip's channel handling and the normalisation
-fused into one affine map per pixel), batching and prefetching. Everything
-after "get the JPEGs of these frames" is one code path, so both sources yield
-identical clips.
+crop window, since the crop is known before decoding. Then resize, batching
+and prefetching. Everything after "get the JPEGs of these frames" is one code
+path, so both sources yield identical clips.
+
+Clips leave the pipeline as 0..255 values. The training flip and the
+per-backbone normalisation are the model's first layer
+(:class:`iastp_tf.layers.FramePreprocessing`): on an accelerator they cost the
+host nothing, and they were the largest per-clip cost left here (issue 14).
+The ten test crops' flips are views, not augmentation, and stay here.
 
 Cost: a clip from records reads its video's whole record (and parses the
 requested modalities' frames), so it grows with the video's length T; a clip
@@ -17,8 +21,8 @@ from frame folders reads only its sampled files. ``benchmarks/input_bench.py``
 measures both against a loader that reads only the sampled files.
 
 Several modalities can be read together (e.g. ``("rgb", "flow")`` for the
-attention-fusion mode of SPEC §6): they share the frame indices and the crop
-and flip, and the frames come as a dict keyed by modality. A flow field t lies
+attention-fusion mode of SPEC §6): they share the frame indices and the crop,
+and the frames come as a dict keyed by modality. A flow field t lies
 between frames t and t+1, so a video of T frames has T - 1 fields; shared
 indices are drawn over the shorter of the modalities and the longest snippet,
 so the RGB frame of segment k is the first frame of flow snippet k.
@@ -27,9 +31,9 @@ so the RGB frame of segment k is the first frame of flow snippet k.
 import gin
 import tensorflow as tf
 
-from iastp_tf.data import augmentation, decoder, normalization, sampling, snippets, sources
+from iastp_tf.data import augmentation, decoder, sampling, snippets, sources
 from iastp_tf.data.dataset_info import read_dataset_info
-from iastp_tf.data.normalization import MODALITIES, default_input_size, normalize
+from iastp_tf.data.normalization import MODALITIES, default_input_size
 
 SAMPLINGS = ("segments", "dense")
 TEST_CROPS = (1, 10)
@@ -68,7 +72,7 @@ def make_dataset(
       split: which shards to read, e.g. ``"train"`` or ``"test"``.
       modality: ``"rgb"``, ``"flow"``, ``"flow_mc"`` (motion-compensated flow,
         SPEC §6), or a tuple of them (frames then come as a dict).
-      backbone: backbone name; picks the normalisation and default input size.
+      backbone: backbone name; picks the default input size.
       batch_size: videos per batch (training drops the last partial batch;
         testing keeps every video).
       num_segments: K, snippets per clip (``segments``) or frames per clip
@@ -79,8 +83,9 @@ def make_dataset(
       frame_stride: frames between two samples of a dense clip.
       num_clips: dense clips per video at test time (TSM: 10).
       input_size: S; None for the backbone's default.
-      training: random sampling, multi-scale crop and flip (True), or the
-        deterministic test views (False).
+      training: random sampling and multi-scale crop (True; the random flip
+        is the model's, see the module docstring), or the deterministic test
+        views (False).
       test_crops: 1 (centre crop) or 10 (corners + centre and their flips).
       shuffle_buffer: videos in the shuffle buffer (training only). Records
         hold whole videos, so this bounds memory; shards are shuffled too.
@@ -95,7 +100,8 @@ def make_dataset(
 
     Returns:
       training=True: ``(frames, labels)``, frames float32 ``[B, K, S, S, C]``
-      (C = 3L for RGB, 2L for flow: x0, y0, x1, y1, ...), labels int32 ``[B]``
+      with values 0..255, not normalised (C = 3L for RGB, 2L for flow: x0,
+      y0, x1, y1, ...), labels int32 ``[B]``
       or float32 multi-hot ``[B, num_classes]``.
       training=False: ``(frames, labels, media_ids)``, frames
       ``[B, V, K, S, S, C]`` with V views per video (clips x crops, clip-major:
@@ -153,7 +159,7 @@ def views_of_record(serialized, num_classes, modality="rgb", backbone="tiny", **
     ``num_clips``, ``input_size``, ``test_crops``); ``num_classes`` sizes the labels.
 
     Returns:
-      float32 ``[V, K, S, S, C]`` (a dict of them for several modalities).
+      float32 ``[V, K, S, S, C]``, values 0..255 (a dict of them for several modalities).
     """
     unknown = set(view_arguments) - set(_VIEW_DEFAULTS)
     if unknown:
@@ -215,12 +221,11 @@ class _ClipMaker:
     """
 
     def __init__(
-        self, videos, modalities, backbone, num_segments, sampling, new_lengths, frame_stride,
+        self, videos, modalities, num_segments, sampling, new_lengths, frame_stride,
         num_clips, input_size, test_crops, num_classes, multi_label,
     ):
         self.videos = videos
         self.modalities = modalities
-        self.backbone = backbone
         self.num_segments = num_segments
         self.sampling = sampling
         self.new_lengths = new_lengths
@@ -240,7 +245,6 @@ class _ClipMaker:
         return cls(
             videos=videos,
             modalities=modalities,
-            backbone=backbone,
             num_segments=num_segments,
             sampling=sampling,
             new_lengths={m: new_length or _DEFAULT_NEW_LENGTH[m] for m in modalities},
@@ -253,32 +257,28 @@ class _ClipMaker:
         )
 
     def training_example(self, item, video_seed):
-        """One randomly sampled and augmented clip: ``(frames [K,S,S,C], label)``."""
+        """One randomly sampled and cropped clip: ``(frames [K,S,S,C] 0..255, label)``."""
         video = self.videos.open(item)
-        seed = tf.stack([video_seed, tf.constant(0, tf.int64)])
-        sampling_seed, crop_seed, flip_seed = tf.unstack(
-            tf.random.experimental.stateless_split(seed, 3)
-        )
+        sampling_seed = tf.stack([video_seed, tf.constant(0, tf.int64)])
+        crop_seed = tf.stack([video_seed, tf.constant(1, tf.int64)])
         starts = self._snippet_starts(video, training=True, seed=sampling_seed)  # [1, K]
-        flip = augmentation.random_flip(flip_seed)
+        height, width = tf.unstack(video.frame_size)
+        window = augmentation.multiscale_crop_window(height, width, crop_seed)  # shared by the modalities
         frames = {}
         for modality in self.modalities:
             jpegs = self._chosen_jpegs(video, starts, modality)
-            height, width = tf.unstack(_frame_size(jpegs))
-            window = augmentation.multiscale_crop_window(height, width, crop_seed)
             planes = self._decode_planes(jpegs, modality, window)
-            clip = self._snippets(planes, modality)  # [K, S, S, C]
-            frames[modality] = self._flip_and_normalize(clip, modality, flip)
+            frames[modality] = tf.ensure_shape(self._snippets(planes, modality), self._clip_shape(modality))
         return self._frames_output(frames), self._labels(video)
 
     def test_example(self, item):
         """All test views: ``(frames [V,K,S,S,C], label, media_id)``."""
         video = self.videos.open(item)
         starts = self._snippet_starts(video, training=False, seed=None)  # [clips, K]
+        height, width = tf.unstack(video.frame_size)
         frames = {}
         for modality in self.modalities:
             jpegs = self._chosen_jpegs(video, starts, modality)
-            height, width = tf.unstack(_frame_size(jpegs))
             if self.test_crops == 1:
                 window = augmentation.center_crop_window(height, width)
                 centre = self._decode_planes(jpegs, modality, window)
@@ -295,7 +295,7 @@ class _ClipMaker:
             )
             clips = tf.transpose(clips, [0, 2, 1, 3, 4, 5])  # [clips, crops, K, S, S, C]
             clips = tf.reshape(clips, [self._num_test_views] + self._clip_shape(modality))  # [V, K, S, S, C]
-            frames[modality] = normalize(clips, self.backbone, modality)
+            frames[modality] = clips
         return self._frames_output(frames), self._labels(video), video.media_id
 
     @property
@@ -368,36 +368,6 @@ class _ClipMaker:
             stacked = snippets.interleave_flow(flow_x, flow_y)
         return tf.ensure_shape(stacked, [None, size, size, self._channels(modality)])
 
-    def _flip_and_normalize(self, clip, modality, flip):
-        """``normalize(flip_left_right(clip))`` where ``flip``, else ``normalize(clip)``.
-
-        Fused for speed: the flip's channel fix-up and the normalisation are one
-        affine map (see :func:`iastp_tf.data.augmentation.mirror_affine`), so a
-        flip costs a single reversal of the width and channel axes (a contiguous
-        reversal; reversing the width alone moves 3-float pixels and costs
-        about 3x as much). Each branch of the one ``tf.cond`` holds its
-        constant kernel, so nothing selects a kernel per clip. (Normalising
-        whole batches instead measured no cheaper: the RGB flip then has to
-        reverse the width alone.)
-
-        Args:
-          clip: float32 ``[K, S, S, C]``, values 0..255.
-          modality: the modality of ``clip``.
-          flip: scalar bool tensor.
-
-        Returns:
-          float32 ``[K, S, S, C]``.
-        """
-        channels = self._channels(modality)
-        plain = normalization.input_affine(self.backbone, modality, channels)
-        mirrored = augmentation.compose_affine(augmentation.mirror_affine(channels, modality), plain)
-        clip = tf.cond(
-            flip,
-            lambda: normalization.apply_affine(tf.reverse(clip, axis=[-2, -1]), *mirrored),
-            lambda: normalization.apply_affine(clip, *plain),
-        )
-        return tf.ensure_shape(clip, self._clip_shape(modality))
-
     def _clip_shape(self, modality):
         """``[K, S, S, C]`` of one view."""
         return [self.num_segments, self.input_size, self.input_size, self._channels(modality)]
@@ -416,7 +386,3 @@ class _ClipMaker:
             return tf.minimum(tf.reduce_sum(one_hot, axis=0), 1.0)  # [N]
         return tf.cast(labels[0], tf.int32)
 
-
-def _frame_size(jpegs):
-    """``[height, width]`` int32 of the first JPEG of ``jpegs`` ``[P, N]``, from its header."""
-    return tf.io.extract_jpeg_shape(jpegs[0, 0])[:2]

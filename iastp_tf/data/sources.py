@@ -55,6 +55,8 @@ class Video:
       media_id: tf.string scalar.
       labels: int64 ``[num_labels]``.
       counts: per modality, int32 scalar T (frames for RGB, fields for flow).
+      frame_size: int32 ``[2]`` height and width of its frames (and flow
+        fields, which have the frames' size).
       jpegs: ``jpegs(modality, indices)`` with ``indices`` int32 ``[N]``
         (static N) returns tf.string ``[P, N]``: the encoded JPEGs of those
         frames, one row per plane (1 for RGB, x and y for flow).
@@ -63,6 +65,7 @@ class Video:
     media_id: tf.Tensor
     labels: tf.Tensor
     counts: dict
+    frame_size: tf.Tensor
     jpegs: Callable
 
 
@@ -126,6 +129,7 @@ class RecordParser:
             media_id=parsed["media_id"],
             labels=parsed["labels"],
             counts=counts,
+            frame_size=parsed["frame_size"],
             jpegs=lambda modality, indices: tf.gather(parsed[modality], indices, axis=1),  # [P, N]
         )
 
@@ -225,6 +229,12 @@ class FramesSource:
         self.label_splits = tf.constant(np.cumsum([0] + [len(v["labels"]) for v in videos]), tf.int64)
         self.num_frames = tf.constant([v["num_frames"] for v in videos], tf.int32)
         self.num_fields = tf.constant([v["num_fields"] for v in videos], tf.int32)
+        # From dataset.json, so that a clip parses no JPEG header for it. When every video has
+        # the same size (frames prepared with --resize), it is a constant of the graph, and
+        # TensorFlow folds the crop-window arithmetic that depends on it (a few % of a clip's CPU).
+        sizes = [[v["height"], v["width"]] for v in videos]
+        self.frame_sizes = tf.constant(sizes, tf.int32)  # [videos, 2]
+        self.common_frame_size = sizes[0] if all(size == sizes[0] for size in sizes) else None
 
     def read_shard(self, shard):
         """Positions of the videos of shard ``shard``: a contiguous run, as prepare cuts shards."""
@@ -251,6 +261,8 @@ class FramesSource:
             media_id=tf.gather(self.media_ids, position),
             labels=self.label_values[self.label_splits[position] : self.label_splits[position + 1]],
             counts=counts,
+            frame_size=(tf.constant(self.common_frame_size, tf.int32) if self.common_frame_size
+                        else tf.gather(self.frame_sizes, position)),
             jpegs=jpegs,
         )
 

@@ -1,12 +1,14 @@
 """SavedModel export of one stream (SPEC §5, STYLE 9).
 
 The SavedModel's ``serve`` endpoint (signature ``serving_default``) takes
-normalised frames ``[batch, K, S, S, C]`` float32 with K free (any number of
-segments at test time, paper Fig. 4) and returns the logits ``[batch, N]``;
-two-stream models with dict inputs take a dict of such tensors. Next to
-``saved_model.pb`` the export writes ``iastp_tf_export.json``: the class
-names, how evaluation reads a video (backbone for the normalisation,
-modality, S, frames per snippet, test K of TSN segments, crops) and, under
+frames ``[batch, K, S, S, C]`` float32 with values 0..255, as the input
+pipeline gives them (the model normalises them for its backbone itself), with
+K free (any number of segments at test time, paper Fig. 4) and returns the
+logits ``[batch, N]``; two-stream models with dict inputs take a dict of such
+tensors. Next to ``saved_model.pb`` the export writes
+``iastp_tf_export.json``: the class names, the input's value range, how
+evaluation reads a video (backbone, modality, S, frames per snippet, test K
+of TSN segments, crops) and, under
 ``"preparation"``, how the dataset's videos became records (frame geometry:
 ``resize`` or ``short_side``; JPEG quality; flow method, bound, compensation
 and TV-L1 settings), so that ``predict`` prepares a new video exactly so.
@@ -116,6 +118,11 @@ def preparation(dataset_info) -> dict:
     }
 
 
+# The frames the exported model takes: 0..255, normalised inside the model. Exports
+# written before the model normalised its input took normalised frames and lack this key.
+INPUT_RANGE = (0, 255)
+
+
 def load_export_metadata(export_dir) -> dict:
     """The ``iastp_tf_export.json`` of an export folder.
 
@@ -152,7 +159,7 @@ def export(
         names must be the run's (``run.json``).
       dataset_info: stands in for ``dataset.json`` (CIFAR-100).
       model_fn: the gin-configured builder used for training.
-      backbone: backbone name (selects the input normalisation).
+      backbone: backbone name (picks the default input size).
       modality: ``"rgb"``, ``"flow"`` or ``"flow_mc"``, or a tuple of them (two-stream models).
       checkpoint: ``"last"`` (what evaluate reads by default), ``"best"`` or a weights file.
       export_dir: output folder.
@@ -179,6 +186,7 @@ def export(
         export_dir or os.path.join(workdir, "export"),
         {
             "backbone": backbone,
+            "input_range": list(INPUT_RANGE),
             "modality": modality if isinstance(modality, str) else list(modality),
             "input_size": int(next(iter(inputs.values())).shape[2]),
             "channels": {name: int(tensor.shape[-1]) for name, tensor in inputs.items()} if several

@@ -6,7 +6,8 @@ export's metadata: resize or short side, JPEG quality, flow method and its
 settings, quantisation bound, motion compensation), into one serialized
 record, and that record goes through the input pipeline's test step
 (:func:`iastp_tf.data.pipeline.views_of_record`: the same parse, sampling,
-crop, resize and normalisation as ``make_dataset(training=False)``). Each
+crop and resize as ``make_dataset(training=False)``; the exported model
+normalises). Each
 stream's logits are averaged over its test views (as evaluation does), the
 streams are fused with weights (late fusion, Table 9) and the top classes are
 reported with softmax probabilities.
@@ -29,7 +30,7 @@ from absl import logging
 from iastp_tf.data import pipeline, sampling, snippets
 from iastp_tf.data.prepare import compensation, records, video
 from iastp_tf.data.prepare.flow import FlowEstimator, to_grey
-from iastp_tf.evaluation.export import DEFAULT_NEW_LENGTH, load_export_metadata
+from iastp_tf.evaluation.export import DEFAULT_NEW_LENGTH, INPUT_RANGE, load_export_metadata
 from iastp_tf.evaluation.metrics import softmax
 
 _FLOW_MODALITIES = ("flow", "flow_mc")
@@ -212,6 +213,11 @@ def _check_exports(export_dirs, metadatas):
         if "preparation" not in metadata:
             raise ValueError(
                 f"export {export_dir} records no preparation (made by an older version); export the run again"
+            )
+        if metadata.get("input_range") != list(INPUT_RANGE):
+            raise ValueError(
+                f"export {export_dir} takes normalised frames (exported before the model normalised its own "
+                "0..255 input); export the run again"
             )
         flow = [m for m in _new_lengths(metadata) if m in _FLOW_MODALITIES]
         if flow and metadata["preparation"]["flow"]["method"] == "none":

@@ -18,6 +18,9 @@ so SPEC §6 fixes the designs built here:
   level, as in the cross-stream multiplicative connections of ST-ResNet
   (paper refs. [29, 93]); the RGB stream then goes on to its logits.
 
+Both take 0..255 frames; one ``FramePreprocessing`` layer normalises both
+inputs and, in training, flips each clip's RGB and flow frames together.
+
 Motion-compensated flow is a data-side mode (records prepared with
 ``--flow_compensation``, modality ``"flow_mc"``) and needs no model here.
 """
@@ -26,7 +29,7 @@ import gin
 import keras
 
 from iastp_tf.backbones import build_backbone
-from iastp_tf.layers import MergeFrames, MotionGate, SplitFrames
+from iastp_tf.layers import FramePreprocessing, MergeFrames, MotionGate, SplitFrames
 from iastp_tf.models import arguments
 from iastp_tf.models.stream import ATTENTIONS, stream_logits
 
@@ -41,6 +44,11 @@ def _renamed(model, name):
 
 def _frames_input(modality, channels, input_size):
     return keras.Input((None, input_size, input_size, channels), name=modality)
+
+
+def _preprocessed(backbone, rgb, flow, flow_modality):
+    """The 0..255 RGB and flow inputs normalised, and in training flipped together (one choice per clip)."""
+    return FramePreprocessing(backbone, ("rgb", flow_modality), name="preprocessing")([rgb, flow])
 
 
 @gin.configurable
@@ -102,8 +110,9 @@ def build_attention_fusion_model(
     size = rgb_net.input_size
     rgb = _frames_input("rgb", 3, size)
     flow = _frames_input(flow_modality, FLOW_CHANNELS, size)
-    rgb_taps = _renamed(rgb_net.trunk, "rgb_trunk")(MergeFrames(name="merge_rgb")(rgb))
-    flow_taps = _renamed(flow_net.trunk, "flow_trunk")(MergeFrames(name="merge_flow")(flow))
+    rgb_in, flow_in = _preprocessed(backbone, rgb, flow, flow_modality)
+    rgb_taps = _renamed(rgb_net.trunk, "rgb_trunk")(MergeFrames(name="merge_rgb")(rgb_in))
+    flow_taps = _renamed(flow_net.trunk, "flow_trunk")(MergeFrames(name="merge_flow")(flow_in))
 
     levels = []
     for j in range(len(rgb_taps) - num_scales, len(rgb_taps)):
@@ -203,8 +212,9 @@ def build_motion_reinforced_model(
     rgb_lower = keras.Model(rgb_net.trunk.inputs, rgb_tap_tensors[: level + 1], name="rgb_trunk")
     flow_lower = keras.Model(flow_net.trunk.inputs, flow_net.trunk.outputs[level], name="flow_trunk")
 
-    taps = list(rgb_lower(MergeFrames(name="merge_rgb")(rgb)))  # each [B·K, H_j, W_j, C_j]
-    flow_features = flow_lower(MergeFrames(name="merge_flow")(flow))  # [B·K, H, W, C']
+    rgb_in, flow_in = _preprocessed(backbone, rgb, flow, flow_modality)
+    taps = list(rgb_lower(MergeFrames(name="merge_rgb")(rgb_in)))  # each [B·K, H_j, W_j, C_j]
+    flow_features = flow_lower(MergeFrames(name="merge_flow")(flow_in))  # [B·K, H, W, C']
     taps[level] = MotionGate(name="motion_gate")([taps[level], flow_features])
     if level + 1 < num_taps:
         rgb_upper = keras.Model(rgb_tap_tensors[level], rgb_tap_tensors[level + 1 :], name="rgb_trunk_upper")

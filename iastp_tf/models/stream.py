@@ -1,6 +1,8 @@
 """One stream (RGB or flow) of the two-stream network (paper §3.4, SPEC §3).
 
-With attention, the backbone runs on all B·K frames, the attention layer joins
+The model takes 0..255 frames: its first layer flips them at random in
+training and normalises them for the backbone (``FramePreprocessing``). With
+attention, the backbone runs on all B·K frames, the attention layer joins
 the K maps of the tapped levels into one map, and the rest of the backbone,
 dropout and a new classifier turn it into logits::
 
@@ -30,7 +32,14 @@ import gin
 import keras
 
 from iastp_tf.backbones import Backbone, build_backbone
-from iastp_tf.layers import Conv1x1Attention, FrameMean, MergeFrames, PyramidAttention, SplitFrames
+from iastp_tf.layers import (
+    Conv1x1Attention,
+    FrameMean,
+    FramePreprocessing,
+    MergeFrames,
+    PyramidAttention,
+    SplitFrames,
+)
 from iastp_tf.models import arguments
 
 MODALITY_CHANNELS = {"rgb": 3, "flow": 10, "flow_mc": 10}
@@ -155,6 +164,10 @@ def build_stream_model(
 ):
     """Builds one stream: frames ``[B, K, S, S, C]`` -> logits ``[B, num_classes]``.
 
+    The frames are 0..255 (as the input pipeline gives them); the model's
+    first layer (:class:`iastp_tf.layers.FramePreprocessing`) flips them at
+    random in training and normalises them for the backbone.
+
     Args:
       backbone: a name from :data:`iastp_tf.backbones.BACKBONES`.
       modality: ``"rgb"`` (3 channels), ``"flow"`` or ``"flow_mc"`` (10
@@ -208,7 +221,8 @@ def build_stream_model(
 
     size = net.input_size
     frames = keras.Input((None, size, size, MODALITY_CHANNELS[modality]), name="frames")
-    merged = MergeFrames(name="merge_frames")(frames)  # [B·K, S, S, C]
+    preprocessed = FramePreprocessing(backbone, modality, name="preprocessing")(frames)  # flip, normalise
+    merged = MergeFrames(name="merge_frames")(preprocessed)  # [B·K, S, S, C]
     if top == net.max_scales:  # "fc": the pooled features as a 1×1 map
         pooled = net.head(net.trunk(merged)[-1])  # [B·K, D]
         top_map = keras.layers.Reshape((1, 1, pooled.shape[-1]), name="fc_map")(pooled)  # [B·K, 1, 1, D]

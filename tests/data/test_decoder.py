@@ -33,7 +33,8 @@ def test_parse_video_parses_only_the_requested_modalities():
     frames = np.random.default_rng(0).integers(0, 256, size=(3, 8, 8, 3), dtype=np.uint8)
     _, serialized = _record(frames)
     video = decoder.parse_video(tf.constant(serialized), ("flow",))
-    assert set(video) == {"media_id", "labels", "flow"}
+    assert set(video) == {"media_id", "labels", "frame_size", "flow"}
+    np.testing.assert_array_equal(video["frame_size"], [8, 8])
 
 
 def test_decode_jpegs_gathers_indices_and_crops_like_opencv():

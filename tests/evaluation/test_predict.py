@@ -60,7 +60,8 @@ def _metadata(info, modality, test_crops=1):
     """Export metadata as ``export.export`` writes it for a tiny stream."""
     new_length = None if isinstance(modality, tuple) else 1 if modality == "rgb" else 5
     return {
-        "backbone": "tiny", "modality": modality, "input_size": INPUT_SIZE, "new_length": new_length,
+        "backbone": "tiny", "input_range": [0, 255], "modality": modality, "input_size": INPUT_SIZE,
+        "new_length": new_length,
         "num_segments": NUM_SEGMENTS, "test_crops": test_crops, "class_names": info["class_names"],
         "preparation": export_lib.preparation(info),
     }
@@ -150,3 +151,15 @@ def test_a_one_frame_video_is_refused_by_a_flow_stream_but_served_to_rgb(prepare
     assert rgb.shape == (1, NUM_SEGMENTS, INPUT_SIZE, INPUT_SIZE, 3)
     with pytest.raises(ValueError, match="still.avi has 1 frame; a flow stream needs 2 or more"):
         list(predict_lib.served_views(path, [_metadata(info, "flow")], progress=False))
+
+
+def test_an_export_that_takes_normalised_frames_is_refused(prepared, tmp_path):
+    """Exports from before the model normalised its own input lack input_range; serving them 0..255 frames
+    would be silently wrong."""
+    data_dir, info, videos = prepared
+    old = {key: value for key, value in _metadata(info, "rgb").items() if key != "input_range"}
+    export_dir = tmp_path / "old_export"
+    export_dir.mkdir()
+    (export_dir / export_lib.EXPORT_METADATA).write_text(json.dumps(old))
+    with pytest.raises(ValueError, match="takes normalised frames .* export the run again"):
+        predict_lib.predict(next(iter(videos.values())), export_dirs=[str(export_dir)], progress=False)

@@ -23,10 +23,11 @@ CLASSES = 4
 
 
 def random_inputs(batch=2, frames=3, seed=0, flow_key="flow"):
+    """0..255 frames, as the input pipeline gives them."""
     rng = np.random.default_rng(seed)
     return {
-        "rgb": rng.standard_normal((batch, frames, SIZE, SIZE, 3)).astype("float32"),
-        flow_key: rng.standard_normal((batch, frames, SIZE, SIZE, 10)).astype("float32"),
+        "rgb": rng.uniform(0, 255, (batch, frames, SIZE, SIZE, 3)).astype("float32"),
+        flow_key: rng.uniform(0, 255, (batch, frames, SIZE, SIZE, 10)).astype("float32"),
     }
 
 
@@ -93,7 +94,7 @@ def test_attention_fusion_is_pyramid_attention_over_rgb_and_flow_frames(case):
     inputs = random_inputs()
     levels = range(3)
     if case.startswith("zero"):
-        inputs["flow"] = np.zeros_like(inputs["flow"])
+        inputs["flow"] = np.full_like(inputs["flow"], 127.5)  # 0 after tiny's x / 127.5 - 1
         # Zero flow frames give zero flow maps only without conv biases.
         for layer in sublayers(model.get_layer("flow_trunk")).values():
             if isinstance(layer, keras.layers.Conv2D):
@@ -192,7 +193,7 @@ def test_motion_reinforcement_with_open_gate_is_the_rgb_stream(attention, level)
 def test_motion_reinforcement_output_depends_on_flow(attention):
     model = build_motion_reinforced_model("tiny", CLASSES, attention=attention, input_size=SIZE)
     inputs = random_inputs()
-    moved = dict(inputs, flow=inputs["flow"] * 3.0 + 1.0)
+    moved = dict(inputs, flow=255.0 - inputs["flow"])
     assert np.abs(np.asarray(model(inputs)) - np.asarray(model(moved))).max() > 1e-4
 
 

@@ -35,8 +35,9 @@ def _stream(backbone, **kwargs):
 
 
 def _frames(batch, frames, size, channels=3, seed=0):
+    """0..255 frames, as the input pipeline gives them."""
     rng = np.random.default_rng(seed)
-    return rng.normal(0, 30, (batch, frames, size, size, channels)).astype(np.float32)
+    return rng.uniform(0, 255, (batch, frames, size, size, channels)).astype(np.float32)
 
 
 @pytest.fixture(scope="module", params=[_param(b) for b in SMALL_SIZE])
@@ -115,7 +116,7 @@ def test_inception_resnet_v2_reproduces_table_10_deltas():
 
 
 def test_tsn_stream_equals_the_plain_keras_applications_network():
-    """num_scales=0 with one frame: keras.applications ResNet50 + the same classifier."""
+    """num_scales=0 with one frame: keras.applications ResNet50 after its own preprocess_input + the same classifier."""
     model = _stream("resnet50", num_scales=0, attention="none", dropout=0.0)
     size = SMALL_SIZE["resnet50"]
     plain = keras.applications.ResNet50(include_top=False, weights=None,
@@ -127,7 +128,7 @@ def test_tsn_stream_equals_the_plain_keras_applications_network():
             layer.set_weights(owner.get_layer(layer.name).get_weights())
     x = _frames(2, 1, size)
     classifier = model.get_layer("classifier")
-    expected = classifier(plain(x[:, 0])).numpy()
+    expected = classifier(plain(keras.applications.resnet50.preprocess_input(x[:, 0].copy()))).numpy()
     np.testing.assert_allclose(model.predict(x, verbose=0), expected, rtol=1e-4, atol=1e-4)
 
 

@@ -17,9 +17,16 @@ LOSS = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
 
 def clips(batch=4, frames=3, channels=3, size=32, seed=0):
+    """0..255 frames, mirror-symmetric across the width (so the training flip changes no RGB clip), and labels."""
     rng = np.random.default_rng(seed)
-    x = rng.standard_normal((batch, frames, size, size, channels)).astype("float32")
+    x = rng.uniform(0, 255, (batch, frames, size, size, channels))
+    x = ((x + x[..., ::-1, :]) / 2).astype("float32")
     return x, (np.arange(batch) % 3).astype("int32")
+
+
+def normalised(x):
+    """What the tiny backbone sees: x / 127.5 - 1 (the model's FramePreprocessing)."""
+    return x / 127.5 - 1.0
 
 
 def tiny(**kwargs):
@@ -38,7 +45,7 @@ def test_tsn_consensus_is_the_mean_of_per_frame_logits():
     net_trunk = next(l for l in model.layers if l.name == "tiny_trunk")
     net_head = next(l for l in model.layers if l.name == "tiny_head")
     classifier = model.get_layer("classifier")
-    per_frame = [classifier(net_head(net_trunk(x[:, t])[-1])).numpy() for t in range(x.shape[1])]
+    per_frame = [classifier(net_head(net_trunk(normalised(x)[:, t])[-1])).numpy() for t in range(x.shape[1])]
     np.testing.assert_allclose(model.predict(x, verbose=0), np.mean(per_frame, axis=0), rtol=1e-5, atol=1e-6)
 
 
@@ -49,7 +56,7 @@ def test_attention_model_routes_the_last_taps_through_the_layer():
     trunk = next(l for l in model.layers if l.name == "tiny_trunk")
     head = next(l for l in model.layers if l.name == "tiny_head")
     b, k = x.shape[:2]
-    taps = trunk(x.reshape(b * k, *x.shape[2:]))
+    taps = trunk(normalised(x).reshape(b * k, *x.shape[2:]))
     levels = [t.numpy().reshape(b, k, *t.shape[1:]) for t in taps[-2:]]
     expected = model.get_layer("classifier")(head(layer(levels))).numpy()
     np.testing.assert_allclose(model.predict(x, verbose=0), expected, rtol=1e-5, atol=1e-6)

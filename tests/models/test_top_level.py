@@ -80,8 +80,8 @@ def test_top_level_below_the_top_runs_the_rest_of_the_backbone_from_m():
     layer = _attention(model)
     assert _levels(layer) == [TINY_LEVELS["conv2"], TINY_LEVELS["conv3"]]
     trunk = model.get_layer("tiny_trunk")
-    x = np.random.default_rng(1).standard_normal((2, 3, 32, 32, 3)).astype("float32")
-    taps = trunk(x.reshape(6, 32, 32, 3))
+    x = np.random.default_rng(1).uniform(0, 255, (2, 3, 32, 32, 3)).astype("float32")
+    taps = trunk((x / 127.5 - 1).reshape(6, 32, 32, 3))  # tiny's normalisation, the model's first layer
     assert len(taps) == 2  # cut at conv3: conv4 is not run per frame
     m = layer([t.numpy().reshape(2, 3, *t.shape[1:]) for t in taps])  # [2, 4, 4, 32]
     assert "tiny_conv4" not in [l.name for l in trunk.layers]
