@@ -17,10 +17,12 @@ same 0..255 frames whatever its backbone expects (Keras applications'
   which on an accelerator is cheaper than branching.
 
 The flips come from a Keras ``SeedGenerator`` (a variable, so the training
-loop checkpoints it and a resumed run draws the same flips), folded with the
-replica's index under a ``tf.distribute`` strategy so that replicas draw
-different flips. The same seed draws the same flips run after run, but
-other ones under XLA (``jit_compile``) than without. Computed in float32
+loop checkpoints it and a resumed run draws the same flips). Under a
+``tf.distribute`` strategy they are drawn for the global batch and each
+replica takes its clips' share, so one device and several flip the same
+clips. The same seed draws the same flips run after run, but other ones
+under XLA (``jit_compile``) than without: XLA's stateless random kernels give
+other numbers for the same seed. Computed in float32
 whatever the dtype policy.
 """
 
@@ -73,14 +75,20 @@ class FramePreprocessing(keras.layers.Layer):
         return outputs[0] if self._single else outputs
 
     def _random_flips(self, batch_size):
-        """bool ``[B]``, True with probability 1/2 each; different on every replica."""
+        """bool ``[B]``, True with probability 1/2 each.
+
+        Under a strategy, the flips are drawn for the global batch and each
+        replica takes the slice of its clips (replica r holds clips r·B ...
+        (r+1)·B - 1 of the global batch), so a run draws the same flips for the
+        same clips on one device, several or several machines.
+        """
         seed = self.seed_generator.next()
         replica = tf.distribute.get_replica_context()
-        if replica is not None:
-            seed = tf.random.experimental.stateless_fold_in(seed, replica.replica_id_in_sync_group, alg="philox")
-        # Philox named so that the flips do not depend on the default algorithm. (Under XLA
-        # the same seed still draws other flips than in eager or graph mode.)
-        return tf.random.stateless_uniform([batch_size], seed, alg="philox") < 0.5
+        if replica is None or replica.num_replicas_in_sync == 1:
+            return tf.random.stateless_uniform([batch_size], seed, alg="philox") < 0.5
+        replicas, index = replica.num_replicas_in_sync, replica.replica_id_in_sync_group
+        flips = tf.random.stateless_uniform([batch_size * replicas], seed, alg="philox") < 0.5
+        return tf.reshape(flips, [replicas, batch_size])[index]
 
     def _preprocess(self, clip, modality, flip):
         """``[B, ..., S, S, C]`` 0..255 -> normalised, flipped where ``flip`` ``[B]`` is True."""

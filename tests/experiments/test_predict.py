@@ -27,6 +27,7 @@ from keras import ops
 from iastp_tf.data.prepare.synthetic import synthetic_video
 from iastp_tf.evaluation.export import export_saved_model, preparation
 from iastp_tf.evaluation.predict import predict
+from iastp_tf.layers import FramePreprocessing
 
 NUM_CLASSES = 4
 SIZE = 64
@@ -60,9 +61,9 @@ class HueScores(keras.layers.Layer):
 
 def _export(directory, layer, modality, channels, new_length):
     frames = keras.Input((None, SIZE, SIZE, channels), name="frames")
-    model = keras.Model(frames, layer(frames))
+    model = keras.Model(frames, layer(FramePreprocessing("tiny", modality)(frames)))  # as every stream begins
     metadata = {
-        "backbone": "tiny", "modality": modality, "input_size": SIZE, "channels": channels,
+        "backbone": "tiny", "input_range": [0, 255], "modality": modality, "input_size": SIZE, "channels": channels,
         "new_length": new_length, "num_segments": 3, "test_crops": 1, "multi_label": False,
         "class_names": [f"class_{c:03d}" for c in range(NUM_CLASSES)],
         # Records of the videos at their own size with OpenCV's TV-L1 (as dataset.json says it).

@@ -112,19 +112,26 @@ def test_under_xla_the_values_are_right_and_the_flips_repeat_with_the_seed():
     np.testing.assert_array_equal(draws[0], draws[1])
 
 
-def test_replicas_draw_different_flips():
+def test_replicas_flip_their_share_of_the_global_batch_as_one_device_would():
     strategy = make_strategy("mirrored", devices=["/cpu:0", "/cpu:1"])
     with strategy.scope():
         layer = FramePreprocessing("tiny", "rgb", seed=0)
-    x = clips(32, 3)
+    x = clips(32, 3)  # the global batch; replica r gets clips 16 r .. 16 r + 15
     flipped = numpy_normalise(numpy_flip(x, "rgb"), "tiny", "rgb")
 
     @tf.function
     def run():
-        return strategy.experimental_local_results(strategy.run(lambda: layer(tf.constant(x), training=True)))
+        def replica_step():
+            index = tf.distribute.get_replica_context().replica_id_in_sync_group
+            return layer(tf.constant(x)[index * 16 : (index + 1) * 16], training=True)
 
-    per_replica = [np.all(np.isclose(np.asarray(y), flipped, atol=1e-4), axis=(1, 2, 3, 4)) for y in run()]
-    assert not np.array_equal(per_replica[0], per_replica[1])
+        return strategy.experimental_local_results(strategy.run(replica_step))
+
+    mirrored = np.concatenate([np.all(np.isclose(np.asarray(y), flipped[16 * r : 16 * (r + 1)], atol=1e-4),
+                                      axis=(1, 2, 3, 4)) for r, y in enumerate(run())])
+    one_device = _flips(FramePreprocessing("tiny", "rgb", seed=0), x)[0]
+    assert 0 < one_device.sum() < 32
+    np.testing.assert_array_equal(mirrored, one_device)
 
 
 def test_float32_under_a_mixed_policy():
