@@ -22,8 +22,8 @@ loop checkpoints it and a resumed run draws the same flips). Under a
 replica takes its clips' share, so one device and several flip the same
 clips. The same seed draws the same flips run after run, but other ones
 under XLA (``jit_compile``) than without: XLA's stateless random kernels give
-other numbers for the same seed. Computed in float32
-whatever the dtype policy.
+other numbers for the same seed. Computed in float32 whatever the dtype
+policy.
 """
 
 import keras
