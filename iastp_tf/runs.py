@@ -95,7 +95,8 @@ def load_weights(model, path, skip_mismatch=False) -> None:
         ) from error
 
 
-def _write_atomically(path, text) -> str:
+def write_text_atomically(path, text) -> str:
+    """Writes ``text`` to ``path`` through a temporary file of this process, then renames it into place."""
     temporary = f"{path}.tmp-{os.getpid()}"
     with open(temporary, "w") as f:
         f.write(text)
@@ -107,7 +108,7 @@ def write_operative_config(workdir, config_str=None) -> str:
     """Writes ``config_str`` (default ``gin.operative_config_str()``) to ``workdir/operative_config.gin``."""
     os.makedirs(workdir, exist_ok=True)
     text = gin.operative_config_str() if config_str is None else config_str
-    return _write_atomically(os.path.join(workdir, OPERATIVE_CONFIG), text)
+    return write_text_atomically(os.path.join(workdir, OPERATIVE_CONFIG), text)
 
 
 def parse_bindings(config_str) -> dict:
@@ -306,7 +307,7 @@ def make_run_info(model, dataset_info, model_fn_name, model_kwargs, input_kwargs
 def write_run_info(workdir, run_info) -> str:
     """Writes ``run_info`` (see :func:`make_run_info`) to ``workdir/run.json`` atomically."""
     os.makedirs(workdir, exist_ok=True)
-    return _write_atomically(os.path.join(workdir, RUN_JSON), json.dumps(run_info, indent=2, default=repr) + "\n")
+    return write_text_atomically(os.path.join(workdir, RUN_JSON), json.dumps(run_info, indent=2, default=repr) + "\n")
 
 
 def read_run_info(workdir) -> dict:

@@ -5,8 +5,10 @@ crop height and width are each a scale of the frame's short side from
 (1, .875, .75, .66), at most one scale step apart (TSN's ``max_distort = 1``,
 a mild aspect-ratio jitter); the crop sits at one of five fixed places (the
 four corners or the centre) and is resized to the network input. A horizontal
-flip mirrors the frames; for flow it also negates the horizontal component,
-which for quantised fields is ``255 - v`` on the x channels.
+flip (:func:`flip_left_right`; in training applied at random by the model's
+first layer, :class:`iastp_tf.layers.FramePreprocessing`) mirrors the frames;
+for flow it also negates the horizontal component, which for quantised fields
+is ``255 - v`` on the x channels.
 
 Testing (TSN's ``GroupScale(256)`` + ``GroupCenterCrop(224)`` /
 ``GroupOverSample``): a square of ``224/256`` of the short side, taken at the
@@ -74,11 +76,6 @@ def multiscale_crop_window(height, width, seed=None, scales=MULTI_SCALES, max_di
     return tf.stack([corner[0], corner[1], crop_height, crop_width])
 
 
-def random_flip(seed=None):
-    """A scalar bool tensor, True with probability 1/2."""
-    return tf.equal(uniform_ints([], 2, seed), 1)
-
-
 def center_crop_window(height, width, ratio=TEST_CROP_RATIO):
     """The centred square test crop, ``int(ratio * short side)`` on a side.
 
@@ -110,8 +107,7 @@ def mirror_affine(channels, modality):
     :func:`flip_left_right` reverses the width and channel axes together (one
     fast contiguous reversal) and then applies this map, which puts the
     channels back in order and, for flow, turns each x component v into
-    ``255 - v``. Composed with the normalisation
-    (:func:`compose_affine`), the whole flip costs one reversal.
+    ``255 - v``.
 
     Args:
       channels: C of the frames.
@@ -128,12 +124,6 @@ def mirror_affine(channels, modality):
         kernel[:, 0::2] *= -1.0  # x channels: 255 - v
         bias[0::2] = 255.0
     return kernel, bias
-
-
-def compose_affine(first, second):
-    """The affine map ``x -> (x @ K1 + b1) @ K2 + b2`` as one ``(kernel, bias)``."""
-    (kernel_1, bias_1), (kernel_2, bias_2) = first, second
-    return kernel_1 @ kernel_2, bias_1 @ kernel_2 + bias_2
 
 
 def flip_left_right(frames, modality):

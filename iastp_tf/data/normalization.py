@@ -46,8 +46,7 @@ def input_affine(backbone, modality, channels):
 
     ``normalize(x) = x @ kernel + bias`` over the last axis: the kernel holds
     the channel order (RGB -> BGR within each frame of a snippet) and the
-    scale, the bias the mean. One map lets the input pipeline fold the flip
-    into the normalisation (:func:`iastp_tf.data.augmentation.mirror_affine`).
+    scale, the bias the mean.
 
     Args:
       backbone: a backbone name (see :func:`default_input_size`).

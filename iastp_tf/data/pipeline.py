@@ -37,7 +37,7 @@ from iastp_tf.data.normalization import MODALITIES, default_input_size
 
 SAMPLINGS = ("segments", "dense")
 TEST_CROPS = (1, 10)
-_DEFAULT_NEW_LENGTH = {"rgb": 1, "flow": 5, "flow_mc": 5}
+DEFAULT_NEW_LENGTH = {"rgb": 1, "flow": 5, "flow_mc": 5}  # L per modality when new_length is None
 
 
 @gin.configurable
@@ -247,7 +247,7 @@ class _ClipMaker:
             modalities=modalities,
             num_segments=num_segments,
             sampling=sampling,
-            new_lengths={m: new_length or _DEFAULT_NEW_LENGTH[m] for m in modalities},
+            new_lengths={m: new_length or DEFAULT_NEW_LENGTH[m] for m in modalities},
             frame_stride=frame_stride,
             num_clips=num_clips,
             input_size=input_size or default_input_size(backbone),

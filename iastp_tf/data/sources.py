@@ -230,11 +230,10 @@ class FramesSource:
         self.num_frames = tf.constant([v["num_frames"] for v in videos], tf.int32)
         self.num_fields = tf.constant([v["num_fields"] for v in videos], tf.int32)
         # From dataset.json, so that a clip parses no JPEG header for it. When every video has
-        # the same size (frames prepared with --resize), it is a constant of the graph, and
-        # TensorFlow folds the crop-window arithmetic that depends on it (a few % of a clip's CPU).
-        sizes = [[v["height"], v["width"]] for v in videos]
-        self.frame_sizes = tf.constant(sizes, tf.int32)  # [videos, 2]
-        self.common_frame_size = sizes[0] if all(size == sizes[0] for size in sizes) else None
+        # the same size (dataset.json frame_size; frames prepared with --resize), it is a
+        # constant of the graph, and TensorFlow folds the crop-window arithmetic that depends on it.
+        self.frame_sizes = tf.constant([[v["height"], v["width"]] for v in videos], tf.int32)  # [videos, 2]
+        self.common_frame_size = info.get("frame_size")
 
     def read_shard(self, shard):
         """Positions of the videos of shard ``shard``: a contiguous run, as prepare cuts shards."""

@@ -28,12 +28,11 @@ import tensorflow as tf
 
 from iastp_tf.data import features
 from iastp_tf.data.dataset_info import read_dataset_info
+from iastp_tf.data.pipeline import DEFAULT_NEW_LENGTH
 from iastp_tf.data.prepare.records import DEFAULT_JPEG_QUALITY
 from iastp_tf.runs import build_model, check_class_names, load_weights, read_run_info, weights_path
 
 EXPORT_METADATA = "iastp_tf_export.json"
-# Frames per snippet when new_length is None, as make_dataset reads them.
-DEFAULT_NEW_LENGTH = {"rgb": 1, "flow": 5, "flow_mc": 5}
 
 
 def frame_specs(model):

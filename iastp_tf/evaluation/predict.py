@@ -30,7 +30,7 @@ from absl import logging
 from iastp_tf.data import pipeline, sampling, snippets
 from iastp_tf.data.prepare import compensation, records, video
 from iastp_tf.data.prepare.flow import FlowEstimator, to_grey
-from iastp_tf.evaluation.export import DEFAULT_NEW_LENGTH, INPUT_RANGE, load_export_metadata
+from iastp_tf.evaluation.export import INPUT_RANGE, load_export_metadata
 from iastp_tf.evaluation.metrics import softmax
 
 _FLOW_MODALITIES = ("flow", "flow_mc")
@@ -40,7 +40,7 @@ def _new_lengths(metadata) -> dict:
     """``{modality: L}`` of an exported stream (one modality, or several for a two-stream model)."""
     modality, new_length = metadata["modality"], metadata["new_length"]
     modalities = [modality] if isinstance(modality, str) else list(modality)
-    return {m: new_length or DEFAULT_NEW_LENGTH[m] for m in modalities}
+    return {m: new_length or pipeline.DEFAULT_NEW_LENGTH[m] for m in modalities}
 
 
 def flow_fields_read(num_frames, metadata) -> list[int]:

@@ -7,12 +7,13 @@ left in the pipeline, issue 14) and a model -- exported or not -- takes the
 same 0..255 frames whatever its backbone expects (Keras applications'
 ``include_preprocessing`` habit).
 
-* Normalisation: :func:`iastp_tf.data.normalization.input_affine`, one affine
+* Normalisation: :func:`iastp_tf.data.normalization.normalize`, one affine
   map of each pixel's channels (channel order, scale, mean).
 * Flip (training only): one random choice per clip, applied to all its K
   frames and to every modality of the clip alike (the RGB and flow frames of
   a fusion model stay aligned); a flipped flow field has its x components
-  inverted, ``255 - v`` (:func:`iastp_tf.data.augmentation.mirror_affine`).
+  inverted, ``255 - v`` (:func:`iastp_tf.data.augmentation.flip_left_right`,
+  the function that flips the test views).
   Flipped and plain clips are both computed and one is selected per clip,
   which on an accelerator is cheaper than branching.
 
@@ -29,8 +30,8 @@ policy.
 import keras
 import tensorflow as tf
 
-from iastp_tf.data.augmentation import compose_affine, mirror_affine
-from iastp_tf.data.normalization import MODALITIES, apply_affine, input_affine
+from iastp_tf.data.augmentation import flip_left_right
+from iastp_tf.data.normalization import MODALITIES, input_affine, normalize
 
 
 @keras.saving.register_keras_serializable(package="iastp_tf")
@@ -92,19 +93,12 @@ class FramePreprocessing(keras.layers.Layer):
 
     def _preprocess(self, clip, modality, flip):
         """``[B, ..., S, S, C]`` 0..255 -> normalised, flipped where ``flip`` ``[B]`` is True."""
-        channels = clip.shape[-1]
-        if channels is None:
+        if clip.shape[-1] is None:
             raise ValueError(f"the channels of the {modality} input must be known, got shape {clip.shape}")
-        plain = input_affine(self.backbone, modality, channels)
-        normalised = apply_affine(clip, *plain)
-        if flip is None:
-            return normalised
-        # Reversing width and channels together is one contiguous reversal; the
-        # mirror map puts the channels back (and inverts flow x), fused with the normalisation.
-        mirrored = compose_affine(mirror_affine(channels, modality), plain)
-        flipped = apply_affine(tf.reverse(clip, axis=[-2, -1]), *mirrored)
-        choose = tf.reshape(flip, [-1] + [1] * (clip.shape.rank - 1))  # [B, 1, ..., 1]
-        return tf.where(choose, flipped, normalised)
+        if flip is not None:
+            choose = tf.reshape(flip, [-1] + [1] * (clip.shape.rank - 1))  # [B, 1, ..., 1]
+            clip = tf.where(choose, flip_left_right(clip, modality), clip)
+        return normalize(clip, self.backbone, modality)
 
     def compute_output_shape(self, input_shape):
         return input_shape

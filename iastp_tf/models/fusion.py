@@ -84,7 +84,9 @@ def build_attention_fusion_model(
         to the identity) on the flow maps at every level. Both streams share
         one backbone, so their channel counts already match; the projection
         only lets the flow maps be re-mixed before they are joined.
-      multi_label: recorded as ``model.multi_label`` (per-class sigmoids).
+      multi_label: the logits are meant for per-class sigmoids (Charades); the
+        logits are the same either way, and training refuses a bound value
+        that disagrees with the records' ``dataset.json``.
       dropout: rate before the classifier (the RGB stream's 0.5).
       weights: ``None``, ``"imagenet"`` or a path, for both backbones (the flow
         one gets the cross-modality initialisation of its first convolution).
@@ -127,7 +129,6 @@ def build_attention_fusion_model(
     head = _renamed(rgb_net.head, "rgb_head")
     logits = stream_logits(levels, rgb, head, num_classes, dropout, "pyramid", attention_kwargs)
     model = keras.Model({"rgb": rgb, flow_modality: flow}, logits, name=f"{backbone}_attention_fusion")
-    model.multi_label = bool(multi_label)
     return model
 
 
@@ -174,7 +175,9 @@ def build_motion_reinforced_model(
         as well as enter the pyramid; ``-1`` gates the top tap only.
       flow_modality: key of the flow frames in the inputs, ``"flow"`` or
         ``"flow_mc"``.
-      multi_label: recorded as ``model.multi_label`` (per-class sigmoids).
+      multi_label: the logits are meant for per-class sigmoids (Charades); the
+        logits are the same either way, and training refuses a bound value
+        that disagrees with the records' ``dataset.json``.
       dropout: rate before the classifier (the RGB stream's 0.5).
       weights: ``None``, ``"imagenet"`` or a path, for both backbones.
       input_size: frame size S; ``None`` for the backbone's own.
@@ -232,5 +235,4 @@ def build_motion_reinforced_model(
         features, rgb, head, num_classes, dropout, attention if use_attention else "none", attention_kwargs
     )
     model = keras.Model({"rgb": rgb, flow_modality: flow}, logits, name=f"{backbone}_motion_reinforced")
-    model.multi_label = bool(multi_label)
     return model

@@ -9,9 +9,12 @@ shows them in percent. A point without a summary has empty metrics.
 """
 
 import csv
+import io
 import os
 
 import gin
+
+from iastp_tf import runs
 
 CSV = "results.csv"
 MARKDOWN = "results.md"
@@ -46,11 +49,12 @@ def write_results(root, rows) -> tuple[str, str]:
     columns = list(rows[0])
     csv_path, md_path = os.path.join(root, CSV), os.path.join(root, MARKDOWN)
     os.makedirs(root, exist_ok=True)
-    with open(csv_path + ".tmp", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows({key: "" if value is None else value for key, value in row.items()} for row in rows)
-    os.replace(csv_path + ".tmp", csv_path)  # atomic: the last shards may finish at the same time
+    table = io.StringIO(newline="")
+    writer = csv.DictWriter(table, fieldnames=columns)
+    writer.writeheader()
+    writer.writerows({key: "" if value is None else value for key, value in row.items()} for row in rows)
+    # Atomic, through a temporary file of this process: the last shards may finish at the same time.
+    runs.write_text_atomically(csv_path, table.getvalue())
 
     def cell(column, value):
         if value is None:
@@ -62,7 +66,5 @@ def write_results(root, rows) -> tuple[str, str]:
 
     lines = ["| " + " | ".join(_HEADERS.get(c, c) for c in columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(cell(c, row[c]) for c in columns) + " |" for row in rows]
-    with open(md_path + ".tmp", "w") as f:
-        f.write("\n".join(lines) + "\n")
-    os.replace(md_path + ".tmp", md_path)
+    runs.write_text_atomically(md_path, "\n".join(lines) + "\n")
     return csv_path, md_path

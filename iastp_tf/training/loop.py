@@ -120,9 +120,10 @@ class _IntervalLog:
     def __init__(self):
         self.sums, self.steps = {}, 0
 
-    def add(self, step_result):
-        for name, value in step_result.items():
-            self.sums[name] = self.sums.get(name, 0.0) + float(value)
+    def add(self, step_values):
+        """``step_values``: the step's sums as Python floats."""
+        for name, value in step_values.items():
+            self.sums[name] = self.sums.get(name, 0.0) + value
         self.steps += 1
 
     def means(self):
@@ -296,8 +297,8 @@ def run_training(
         log = _IntervalLog()
         start = time.time()
         while step < interval_end:
-            result = train_step(iterator)
-            step_logs = {name: float(result[name]) for name in ("loss", "cross_entropy")}
+            values = {name: float(value) for name, value in train_step(iterator).items()}  # one host read
+            step_logs = {name: values[name] for name in ("loss", "cross_entropy")}
             if not math.isfinite(step_logs["loss"]):
                 progress.end_interval()
                 raise FloatingPointError(
@@ -306,7 +307,7 @@ def run_training(
                     f"{last_good or 'none (no checkpoint was written yet)'}. Lower the learning rate "
                     "(learning_rate_schedule.initial_learning_rate) and run again"
                 )
-            log.add(result)
+            log.add(values)
             step += 1
             callback_list.on_train_batch_end(step - 1, step_logs)
             if verbose and chief:

@@ -31,7 +31,6 @@ a killed job keeps committed shards and saved videos, like the local runner.
 Needs the ``beam`` extra: ``pip install -e ".[beam]"``.
 """
 
-import dataclasses
 import os
 import shlex
 import shutil
@@ -243,8 +242,7 @@ class BeamRunner:
                                                     max_batch_size=self.flow_batch_size)
                     | "Flow" >> beam.ParDo(_Flow(options, self.flow_batch_size))
                 )
-                videos = decoded | "DropGrey" >> beam.MapTuple(lambda key, video: (key, dataclasses.replace(
-                    video, grey=video.grey[:0])))
+                videos = decoded | "DropGrey" >> beam.MapTuple(lambda key, video: (key, video.without_grey()))
                 encoded = (
                     {"video": videos, "fields": fields}
                     | "Join" >> beam.CoGroupByKey()

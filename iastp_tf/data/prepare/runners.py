@@ -96,7 +96,7 @@ class FlowStage:
             options = decoded.options
             params = flow_lib.tvl1_tf_params(options.tvl1_preset, options.tvl1_scales, options.tvl1_warps)
             self._batcher = flow_lib.FlowBatcher(params, self.batch_size)
-        self._waiting[decoded.key] = decoded
+        self._waiting[decoded.key] = decoded.without_grey()  # not kept, nor sent back to encode
         return self._finished(self._batcher.add(decoded.key, decoded.grey))
 
     def flush(self) -> list[tuple[worker.Decoded, list]]:

@@ -121,6 +121,10 @@ class Decoded:
     def key(self) -> tuple[str, int]:
         return self.split, self.position
 
+    def without_grey(self) -> "Decoded":
+        """This video once its frames went to the flow stage: ``encode`` needs the rest only."""
+        return dataclasses.replace(self, grey=self.grey[:0])
+
 
 _NO_FLOW = ((), (), (), ())
 
