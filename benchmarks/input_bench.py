@@ -44,8 +44,8 @@ from absl import app, flags
 
 from iastp_tf.data import augmentation, dataset_info, decoder
 from iastp_tf.data.pipeline import make_dataset
-from iastp_tf.data.prepare import records
-from iastp_tf.data.sources import FRAME_PREFIXES
+from iastp_tf.data.prepare import records, store
+from iastp_tf.data.prepare.records import FRAME_PREFIXES
 from iastp_tf.layers import FramePreprocessing
 
 _LENGTHS = flags.DEFINE_list("lengths", ["48", "180", "900"], "Video lengths T in frames.")
@@ -96,21 +96,20 @@ def write_dataset(data_dir, num_videos, num_frames, pool):
             name: [jpegs[(7 * i + t) % POOL] for t in range(num_frames if name == "img" else num_frames - 1)]
             for name, jpegs in pool.items()
         }
-        folder = os.path.join(data_dir, "frames", f"video_{i}")
-        os.makedirs(folder)
-        for name, jpegs in planes.items():
-            for t, jpeg in enumerate(jpegs):
-                with open(os.path.join(folder, f"{name}_{t + 1:05d}.jpg"), "wb") as f:
-                    f.write(jpeg)
-        folders.append(folder)
-        videos.append({"id": f"video_{i}", "labels": [i % 10], "num_frames": num_frames,
-                       "num_fields": num_frames - 1, "height": HEIGHT, "width": WIDTH})
-        serialized.append(records.VideoRecord(
+        record = records.VideoRecord(
             media_id=f"video_{i}", label_indices=[i % 10], label_names=[f"class_{i % 10}"], frame_rate=25.0,
             height=HEIGHT, width=WIDTH, frames=planes["img"], flow_x=planes["flow_x"], flow_y=planes["flow_y"],
-        ).serialize())
+        )
+        folder = os.path.join(data_dir, "frames", record.media_id)
+        os.makedirs(folder)
+        for name, jpeg in store.frame_files(record).items():  # the layout prepare writes
+            with open(os.path.join(folder, name), "wb") as f:
+                f.write(jpeg)
+        folders.append(folder)
+        videos.append(store.video_info(record))
+        serialized.append(record.serialize())
     for shard in range(2):
-        chunk = serialized[shard * num_videos // 2 : (shard + 1) * num_videos // 2]
+        chunk = serialized[slice(*records.shard_bounds(shard, num_videos, 2))]
         records.write_tfrecord(os.path.join(data_dir, records.shard_filename("train", shard, 2)), chunk)
     dataset_info.write_dataset_info(
         data_dir, class_names=[f"class_{c}" for c in range(10)], split_counts={"train": num_videos},

@@ -33,16 +33,10 @@ import numpy as np
 import tensorflow as tf
 
 from iastp_tf.data import decoder
-from iastp_tf.data.prepare.records import shard_filename
+from iastp_tf.data.prepare.records import FRAME_DIGITS, FRAME_PREFIXES, shard_bounds, shard_filename
 
 SOURCES = ("auto", "records", "frames")
 FORMATS = ("records", "frames", "both")
-# File name prefixes per plane, parallel to decoder.FRAME_KEYS.
-FRAME_PREFIXES = {
-    "rgb": ("img_",),
-    "flow": ("flow_x_", "flow_y_"),
-    "flow_mc": ("flow_mc_x_", "flow_mc_y_"),
-}
 # TFRecord framing around each record: length (8) + its CRC (4) + data CRC (4).
 _RECORD_OVERHEAD = 16
 
@@ -237,9 +231,7 @@ class FramesSource:
 
     def read_shard(self, shard):
         """Positions of the videos of shard ``shard``: a contiguous run, as prepare cuts shards."""
-        begin = shard * self.num_videos // self.num_shards
-        end = (shard + 1) * self.num_videos // self.num_shards
-        return tf.data.Dataset.range(begin, end)
+        return tf.data.Dataset.range(*shard_bounds(shard, self.num_videos, self.num_shards))
 
     def open(self, position):
         """:class:`Video` at ``position``; its ``jpegs`` read the chosen files only."""
@@ -250,7 +242,7 @@ class FramesSource:
 
         def jpegs(modality, indices):
             count, prefixes = indices.shape.num_elements(), FRAME_PREFIXES[modality]
-            numbers = tf.strings.as_string(indices + 1, width=5, fill="0")  # [N], 1-based: img_00001.jpg
+            numbers = tf.strings.as_string(indices + 1, width=FRAME_DIGITS, fill="0")  # [N], 1-based: img_00001.jpg
             # One join per plane with Python-string prefixes: fewer per-clip ops than repeat + tile.
             paths = tf.concat([tf.strings.join([folder, prefix, numbers, ".jpg"]) for prefix in prefixes], 0)
             contents = tf.stack([tf.io.read_file(p) for p in tf.unstack(paths, num=len(prefixes) * count)])

@@ -186,6 +186,25 @@ def shard_filename(split: str, index: int, num_shards: int) -> str:
     return f"{split}-{index:05d}-of-{num_shards:05d}.tfrecord"
 
 
+def shard_bounds(shard, count, num_shards):
+    """``(begin, end)``: shard ``shard`` holds the videos at positions ``begin .. end - 1`` of its split.
+
+    A split of ``count`` videos is cut into ``num_shards`` contiguous runs; the
+    arithmetic works on Python ints (preparation) and int64 tensors (input).
+    """
+    return shard * count // num_shards, (shard + 1) * count // num_shards
+
+
+# A frame folder in the TSN/mmaction2 rawframes layout: <prefix><t>.jpg, t from 1 with
+# FRAME_DIGITS digits, one prefix per plane of each modality (RGB; flow x, y).
+FRAME_PREFIXES = {
+    "rgb": ("img_",),
+    "flow": ("flow_x_", "flow_y_"),
+    "flow_mc": ("flow_mc_x_", "flow_mc_y_"),
+}
+FRAME_DIGITS = 5
+
+
 TEMPORARY_MARK = ".iastp-tmp-"
 
 

@@ -109,12 +109,11 @@ def frame_files(record: records.VideoRecord) -> dict[str, bytes]:
     (T-1 grey fields; field t lies between frames t and t+1) and, when stored,
     ``flow_mc_x_%05d.jpg`` / ``flow_mc_y_%05d.jpg``: the record's own bytes.
     """
-    files = {}
-    for prefix, jpegs in (("img", record.frames), ("flow_x", record.flow_x), ("flow_y", record.flow_y),
-                          ("flow_mc_x", record.flow_mc_x), ("flow_mc_y", record.flow_mc_y)):
-        for t, jpeg in enumerate(jpegs, start=1):
-            files[f"{prefix}_{t:05d}.jpg"] = jpeg
-    return files
+    prefixes = records.FRAME_PREFIXES
+    planes = zip((*prefixes["rgb"], *prefixes["flow"], *prefixes["flow_mc"]),
+                 (record.frames, record.flow_x, record.flow_y, record.flow_mc_x, record.flow_mc_y))
+    return {f"{prefix}{t:0{records.FRAME_DIGITS}d}.jpg": jpeg
+            for prefix, jpegs in planes for t, jpeg in enumerate(jpegs, start=1)}
 
 
 def video_info(record: records.VideoRecord) -> dict:
@@ -207,8 +206,7 @@ class ShardStore:
         return self.output_format in ("frames", "both")
 
     def positions(self, split: str, shard: int) -> range:
-        count, shards = len(self.plan[split]), self.shards[split]
-        return range(shard * count // shards, (shard + 1) * count // shards)
+        return range(*records.shard_bounds(shard, len(self.plan[split]), self.shards[split]))
 
     def shard_of(self, split: str, position: int) -> int:
         return self._shard_of[(split, position)]
